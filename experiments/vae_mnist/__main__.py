@@ -1,0 +1,3 @@
+from experiments.vae_mnist.main import main
+
+main()

@@ -1,0 +1,8 @@
+"""Flax (linen) architectures shared by all families. Families import these, never the reverse."""
+
+from gen_jax.nets.conv import ConvDecoder
+from gen_jax.nets.conv import ConvEncoder
+from gen_jax.nets.conv import one_hot_channels
+from gen_jax.nets.conv import SpatialDecoder
+from gen_jax.nets.conv import SpatialEncoder
+from gen_jax.nets.mlp import MLP

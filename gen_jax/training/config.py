@@ -1,0 +1,56 @@
+"""Validation of the config keys every experiment shares."""
+
+from __future__ import annotations
+
+import ml_collections
+
+from gen_jax.data import EMBEDDED_DATASETS
+
+COMMON_KEYS = ("seed", "num_steps", "batch_size", "learning_rate", "log_every", "eval_every",
+               "checkpoint_every", "dataset")
+
+
+def common_config() -> ml_collections.ConfigDict:
+  """Defaults of the shared keys; experiments extend this."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.num_steps = 1000
+  c.batch_size = 128
+  c.learning_rate = 1e-3
+  c.log_every = 50
+  c.eval_every = 500
+  c.checkpoint_every = 500
+  c.keep_checkpoints = 3
+  c.dataset = "mnist"
+  c.data_dir = ""
+  return c
+
+
+def validate_config(config: ml_collections.ConfigDict, *, choices: dict | None = None) -> None:
+  """Raises ValueError naming the first invalid key, its value and what is expected.
+
+  Args:
+    config: the experiment config.
+    choices: {key: allowed values} for the experiment's own enumerated keys.
+  """
+  def fail(key, expected):
+    raise ValueError(f"--config.{key}={config[key]!r} is invalid: expected {expected}")
+
+  for key in COMMON_KEYS:
+    if key not in config:
+      raise ValueError(f"config is missing the common key {key!r}")
+  if not isinstance(config.seed, int) or config.seed < 0:
+    fail("seed", "an integer >= 0")
+  for key in ("num_steps", "batch_size", "log_every", "eval_every", "checkpoint_every"):
+    if not isinstance(config[key], int) or config[key] <= 0:
+      fail(key, "an integer > 0")
+  if config.get("keep_checkpoints", 1) <= 0:
+    fail("keep_checkpoints", "an integer > 0")
+  if not config.learning_rate > 0:
+    fail("learning_rate", "a number > 0")
+  ds = config.dataset
+  if not (ds in EMBEDDED_DATASETS or ds.startswith(("tfds:", "dir:"))):
+    fail("dataset", f"one of {EMBEDDED_DATASETS}, 'tfds:<name>' or 'dir:<path>'")
+  for key, allowed in (choices or {}).items():
+    if config[key] not in allowed:
+      fail(key, f"one of {tuple(allowed)}")

@@ -1,0 +1,237 @@
+"""The one training loop every family uses.
+
+A family supplies a `Task` (pure functions); the loop owns everything else: the mesh and
+shardings, the jitted donated step, per-step keys, the data order, the non-finite guard,
+checkpoints and resume, logs, sample grids and the final results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from typing import Any, Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from gen_jax.data import ArrayDataset, batch_indices
+from gen_jax.training import outputs
+from gen_jax.training import sharding
+from gen_jax.training.checkpoint import Checkpointer, CheckpointError
+
+Array = jax.Array
+
+# Stream names for `jax.random.fold_in(root_key, stream)`: each consumer of randomness has
+# its own stream, so adding one never shifts another's numbers.
+INIT_STREAM, STEP_STREAM, DATA_STREAM, EVAL_STREAM, SAMPLE_STREAM = 0, 1, 2, 3, 4
+
+# Config keys that may change between a run and its resumption (they do not alter the
+# trajectory up to the resumed step).
+RESUMABLE_CHANGES = frozenset({"num_steps", "log_every", "eval_every", "checkpoint_every",
+                               "keep_checkpoints", "final_eval_samples"})
+
+
+class NonFiniteError(FloatingPointError):
+  """The loss or the updated state became NaN/inf; training stopped before applying it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+  """What a model family plugs into the loop; all functions are pure.
+
+  Attributes:
+    init: key -> state (a pytree with an int `step` field), jitted by the loop.
+    step: (state, batch, key) -> (state, metrics); metrics must hold a scalar 'loss'.
+      The batch is {'image': [B, H, W, C] float32 in [0, 1], 'label': [B] int32}, or with a
+      leading [batches_per_step] axis when that is > 1 (e.g. k discriminator steps).
+    evaluate: (state, key, *, final) -> dict of host floats; called at each eval and, with
+      final=True (where a task may spend more, e.g. 1,000 importance samples), at the end.
+    sample: (state, key) -> [N, H, W, C] images in [0, 1] for the sample grid.
+    batches_per_step: fresh batches consumed by one step.
+    plot_keys: metrics drawn in loss_curve.png.
+  """
+  init: Callable[[Array], Any]
+  step: Callable[[Any, Any, Array], tuple[Any, Mapping[str, Array]]]
+  evaluate: Callable[..., Mapping[str, float]] | None = None
+  sample: Callable[[Any, Array], Array] | None = None
+  batches_per_step: int = 1
+  plot_keys: tuple[str, ...] = ("loss",)
+
+
+def _all_finite(tree: Any) -> Array:
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+            if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+def guard_non_finite(step_fn):
+  """Wraps a step so that a non-finite loss or state leaves the state unchanged.
+
+  Returns step(state, batch, key) -> (state, metrics, ok); the caller stops on ok == False.
+  """
+
+  def guarded(state, batch, key):
+    new_state, metrics = step_fn(state, batch, key)
+    ok = jnp.isfinite(metrics["loss"]) & _all_finite(new_state)
+    new_state = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new_state, state)
+    return new_state, metrics, ok
+
+  return guarded
+
+
+def _config_dict(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  return json.loads(config.to_json_best_effort())
+
+
+def _check_resumable_config(workdir: str, config: ml_collections.ConfigDict) -> None:
+  path = os.path.join(workdir, "config.json")
+  new = _config_dict(config)
+  if os.path.exists(path):
+    with open(path) as f:
+      old = json.load(f)
+    changed = sorted(k for k in set(old) | set(new)
+                     if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
+    if changed:
+      detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:8])
+      raise CheckpointError(
+          f"workdir {workdir} holds a run with a different config ({detail}); resuming it "
+          "with this config would mix two experiments. Use a fresh --workdir.")
+  with open(path, "w") as f:
+    json.dump(new, f, indent=2, sort_keys=True)
+
+
+def _host_batch(data: ArrayDataset, key: Array, step: int, batch_size: int,
+                batches_per_step: int) -> dict[str, np.ndarray]:
+  parts = []
+  for j in range(batches_per_step):
+    idx = batch_indices(key, step * batches_per_step + j, num_examples=len(data),
+                        batch_size=batch_size)
+    parts.append({"image": data.images[idx], "label": data.labels[idx]})
+  if batches_per_step == 1:
+    return parts[0]
+  return {k: np.stack([p[k] for p in parts]) for k in parts[0]}
+
+
+def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
+          train_data: ArrayDataset) -> dict[str, Any]:
+  """Trains `task` to `config.num_steps`, resuming from `workdir` when it holds a checkpoint.
+
+  Required config keys: seed, num_steps, batch_size, log_every, eval_every,
+  checkpoint_every; optional: keep_checkpoints (default 3).
+
+  Returns:
+    The final evaluation (also written to workdir/results.json).
+  Raises:
+    NonFiniteError: if a step produced a non-finite loss or state; the message names the
+      step and the checkpoints on disk are those of earlier, finite steps.
+    CheckpointError: if workdir holds a checkpoint this config cannot restore.
+  """
+  sharding.maybe_initialize_distributed()
+  os.makedirs(workdir, exist_ok=True)
+  _check_resumable_config(workdir, config)
+  mesh = sharding.data_mesh()
+  sharding.check_divisible(config.batch_size, mesh)
+  rep = sharding.replicated(mesh)
+  batch_shard = sharding.batch_sharding(mesh, leading_axes=int(task.batches_per_step > 1))
+
+  root = jax.random.key(config.seed)
+  init_key, step_key, data_key, eval_key, sample_key = (
+      jax.random.fold_in(root, s)
+      for s in (INIT_STREAM, STEP_STREAM, DATA_STREAM, EVAL_STREAM, SAMPLE_STREAM))
+
+  init = jax.jit(task.init, out_shardings=rep)
+  abstract = jax.eval_shape(task.init, init_key)
+  abstract = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=rep),
+                          abstract)
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"),
+                      max_to_keep=config.get("keep_checkpoints", 3))
+  latest = ckpt.latest_step()
+  if latest is None:
+    state = init(init_key)
+    start = 0
+  else:
+    state = ckpt.restore(latest, abstract)
+    start = int(state.step)
+    if start != latest:
+      raise CheckpointError(f"checkpoint {ckpt.directory}/{latest} holds step {start}")
+    logging.info("resumed from %s at step %d", ckpt.directory, start)
+
+  step_fn = jax.jit(guard_non_finite(task.step), donate_argnums=0,
+                    in_shardings=(rep, batch_shard, rep), out_shardings=(rep, rep, rep))
+  writer = outputs.MetricsWriter(workdir, resume_step=start)
+  progress = outputs.Progress(start, config.num_steps)
+  samples_dir = os.path.join(workdir, "samples")
+
+  def evaluate_and_sample(state, step, final=False):
+    result = {}
+    if task.evaluate is not None:
+      result = {f"eval_{k}": v for k, v in task.evaluate(state, eval_key, final=final).items()}
+    if task.sample is not None:
+      images = np.asarray(task.sample(state, jax.random.fold_in(sample_key, step)))
+      outputs.save_image_grid(os.path.join(samples_dir, f"step_{step:07d}.png"), images)
+    return result
+
+  def check(ok, step):
+    if not bool(ok):
+      raise NonFiniteError(
+          f"non-finite loss or gradients at step {step}; the update was not applied and "
+          f"training stopped. Last good checkpoint: step {ckpt.latest_step()} in "
+          f"{ckpt.directory}.")
+
+  t0, last_log_step = time.perf_counter(), start
+  pending = None  # (ok, step) of the last step, checked one step late to keep dispatch async
+  try:
+    for step in range(start, config.num_steps):
+      batch = sharding.put_batch(
+          _host_batch(train_data, data_key, step, config.batch_size, task.batches_per_step),
+          batch_shard)
+      state, metrics, ok = step_fn(state, batch, jax.random.fold_in(step_key, step))
+      if pending is not None:
+        check(*pending)
+      done = step + 1
+      pending = (ok, done)
+      log_now = done % config.log_every == 0 or done == config.num_steps
+      save_now = done % config.checkpoint_every == 0 or done == config.num_steps
+      eval_now = done % config.eval_every == 0 and done != config.num_steps
+      if log_now or save_now or eval_now:
+        check(ok, done)
+        pending = None
+      if log_now:
+        elapsed = time.perf_counter() - t0
+        record = dict(metrics)
+        record["steps_per_sec"] = (done - last_log_step) / max(elapsed, 1e-9)
+        writer.write(done, record)
+        progress.update(done - last_log_step, loss=float(metrics["loss"]))
+        t0, last_log_step = time.perf_counter(), done
+      if save_now:
+        ckpt.save(done, state)
+      if eval_now:
+        writer.write(done, evaluate_and_sample(state, done))
+    if pending is not None:
+      check(*pending)
+  except KeyboardInterrupt:
+    # Keep what was trained: save the current state unless it is mid-donation or unchecked.
+    leaves = jax.tree.leaves(state)
+    if not any(getattr(x, "is_deleted", lambda: False)() for x in leaves):
+      if bool(_all_finite(state)) and int(state.step) != ckpt.latest_step():
+        ckpt.save(int(state.step), state)
+        logging.warning("interrupted: saved step %d to %s", int(state.step), ckpt.directory)
+    raise
+  finally:
+    progress.close()
+    ckpt.close()
+
+  final_step = int(state.step)
+  results = {"step": final_step, **{k[len("eval_"):]: v for k, v in
+                                    evaluate_and_sample(state, final_step, final=True).items()}}
+  writer.write(final_step, {f"final_{k}": v for k, v in results.items() if k != "step"})
+  writer.close()
+  with open(os.path.join(workdir, "results.json"), "w") as f:
+    json.dump(outputs.to_python(results), f, indent=2, sort_keys=True)
+  outputs.plot_curves(workdir, task.plot_keys)
+  return results
