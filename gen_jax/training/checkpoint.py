@@ -17,9 +17,17 @@ class CheckpointError(RuntimeError):
   """A checkpoint exists but cannot be restored into the state this config builds."""
 
 
+def _entry_name(entry: Any) -> str:
+  for attr in ("key", "name", "idx"):
+    if hasattr(entry, attr):
+      return str(getattr(entry, attr))
+  return str(entry)
+
+
 def _describe(tree: Any) -> dict[str, tuple]:
+  """{'params/encoder/dense_0/kernel': shape, ...}; attribute, dict and index access alike."""
   flat, _ = jax.tree_util.tree_flatten_with_path(tree)
-  return {jax.tree_util.keystr(path): tuple(getattr(leaf, "shape", ()))
+  return {"/".join(_entry_name(e) for e in path): tuple(getattr(leaf, "shape", ()))
           for path, leaf in flat}
 
 
@@ -37,7 +45,8 @@ class Checkpointer:
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
                                            enable_async_checkpointing=async_save,
                                            create=True)
-    self._manager = ocp.CheckpointManager(self.directory, options=options)
+    self._manager = ocp.CheckpointManager(self.directory, options=options,
+                                          item_handlers=ocp.StandardCheckpointHandler())
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()

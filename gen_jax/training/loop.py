@@ -88,8 +88,12 @@ def _config_dict(config: ml_collections.ConfigDict) -> dict[str, Any]:
   return json.loads(config.to_json_best_effort())
 
 
+def _config_path(workdir: str) -> str:
+  return os.path.join(workdir, "config.json")
+
+
 def _check_resumable_config(workdir: str, config: ml_collections.ConfigDict) -> None:
-  path = os.path.join(workdir, "config.json")
+  path = _config_path(workdir)
   new = _config_dict(config)
   if os.path.exists(path):
     with open(path) as f:
@@ -101,8 +105,11 @@ def _check_resumable_config(workdir: str, config: ml_collections.ConfigDict) -> 
       raise CheckpointError(
           f"workdir {workdir} holds a run with a different config ({detail}); resuming it "
           "with this config would mix two experiments. Use a fresh --workdir.")
-  with open(path, "w") as f:
-    json.dump(new, f, indent=2, sort_keys=True)
+
+
+def _write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
+  with open(_config_path(workdir), "w") as f:
+    json.dump(_config_dict(config), f, indent=2, sort_keys=True)
 
 
 def _host_batch(data: ArrayDataset, key: Array, step: int, batch_size: int,
@@ -118,12 +125,18 @@ def _host_batch(data: ArrayDataset, key: Array, step: int, batch_size: int,
 
 
 def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
-          train_data: ArrayDataset) -> dict[str, Any]:
+          train_data: ArrayDataset, *, devices=None) -> dict[str, Any]:
   """Trains `task` to `config.num_steps`, resuming from `workdir` when it holds a checkpoint.
 
   Required config keys: seed, num_steps, batch_size, log_every, eval_every,
   checkpoint_every; optional: keep_checkpoints (default 3).
 
+  Args:
+    task: the family's pure functions.
+    config: run config.
+    workdir: output directory; resumed when it holds a checkpoint.
+    train_data: examples to batch from.
+    devices: devices to shard the batch over (default: all of `jax.devices()`).
   Returns:
     The final evaluation (also written to workdir/results.json).
   Raises:
@@ -134,7 +147,7 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
   sharding.maybe_initialize_distributed()
   os.makedirs(workdir, exist_ok=True)
   _check_resumable_config(workdir, config)
-  mesh = sharding.data_mesh()
+  mesh = sharding.data_mesh(devices)
   sharding.check_divisible(config.batch_size, mesh)
   rep = sharding.replicated(mesh)
   batch_shard = sharding.batch_sharding(mesh, leading_axes=int(task.batches_per_step > 1))
@@ -160,6 +173,8 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
     if start != latest:
       raise CheckpointError(f"checkpoint {ckpt.directory}/{latest} holds step {start}")
     logging.info("resumed from %s at step %d", ckpt.directory, start)
+  # Written only once the state is known to fit it, so a refused resume leaves it intact.
+  _write_config(workdir, config)
 
   step_fn = jax.jit(guard_non_finite(task.step), donate_argnums=0,
                     in_shardings=(rep, batch_shard, rep), out_shardings=(rep, rep, rep))

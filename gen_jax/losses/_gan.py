@@ -1,0 +1,307 @@
+"""GAN losses: the player costs of the classic games and the critic penalties.
+
+Conventions. A discriminator's raw output is a *logit*: D(x) = sigmoid(logit). Every
+log D and log(1 − D) is written with `jax.nn.log_sigmoid`, i.e. in the softplus form
+log σ(l) = −softplus(−l), log(1 − σ(l)) = log σ(−l), which is exact and finite for any
+float32 logit (|l| up to 1e4 and beyond), values and gradients. Each loss returns a
+per-example [B] array (no batch mean, optax style) and is *minimized* by its player.
+"""
+
+from typing import Callable
+
+import chex
+import jax
+import jax.numpy as jnp
+
+Array = chex.Array
+CriticFn = Callable[[Array], Array]
+
+
+def _check_batch_vector(name: str, x: Array) -> None:
+  if x.ndim != 1:
+    raise ValueError(
+        f"{name} must be per-example scores of shape [B], got shape {x.shape}; "
+        "squeeze a trailing [B, 1] axis first.")
+
+
+def _check_pair(name_a: str, a: Array, name_b: str, b: Array) -> None:
+  _check_batch_vector(name_a, a)
+  _check_batch_vector(name_b, b)
+  if a.shape != b.shape:
+    raise ValueError(f"{name_a} and {name_b} must have the same shape [B], got "
+                     f"{a.shape} and {b.shape}.")
+
+
+# ----------------------------------------------------------------------------
+# The original game (Goodfellow et al. 2014) and its generator costs.
+# ----------------------------------------------------------------------------
+
+
+def minimax_discriminator_loss(real_logits: Array, fake_logits: Array) -> Array:
+  """Discriminator cross-entropy, −log D(x) − log(1 − D(G(z))) (Goodfellow et al. 2014).
+
+  Args:
+    real_logits: [B] discriminator logits on data x.
+    fake_logits: [B] discriminator logits on samples G(z).
+  Returns:
+    [B] per-example loss, ≥ 0.
+  """
+  _check_pair("real_logits", real_logits, "fake_logits", fake_logits)
+  return -jax.nn.log_sigmoid(real_logits) - jax.nn.log_sigmoid(-fake_logits)
+
+
+def minimax_generator_loss(fake_logits: Array) -> Array:
+  """Saturating minimax generator cost, log(1 − D(G(z))) (Goodfellow et al. 2014, Eq. 1).
+
+  Minimized by G. Its gradient w.r.t. the logit is −σ(l): it vanishes exactly when D
+  confidently rejects the samples (l → −∞), which is why it is rarely used in practice.
+
+  Args:
+    fake_logits: [B] discriminator logits on G(z).
+  Returns:
+    [B] per-example cost, ≤ 0.
+  """
+  _check_batch_vector("fake_logits", fake_logits)
+  return jax.nn.log_sigmoid(-fake_logits)
+
+
+def non_saturating_generator_loss(fake_logits: Array) -> Array:
+  """Non-saturating heuristic generator cost, −log D(G(z)) (Goodfellow et al. 2014, §3).
+
+  Same fixed point as the minimax game, but the gradient w.r.t. the logit, −σ(−l), is
+  largest when D rejects the samples: "each player has a strong gradient when it is
+  losing".
+
+  Args:
+    fake_logits: [B] discriminator logits on G(z).
+  Returns:
+    [B] per-example cost, ≥ 0.
+  """
+  _check_batch_vector("fake_logits", fake_logits)
+  return -jax.nn.log_sigmoid(fake_logits)
+
+
+def maximum_likelihood_generator_loss(fake_logits: Array, *,
+                                      max_logit: float = 50.0) -> Array:
+  """Maximum-likelihood game cost, −½·exp(σ⁻¹(D(G(z)))) = −½·exp(logit).
+
+  Goodfellow, "On distinguishability criteria for estimating generative models" (2014)
+  and the NIPS 2016 GAN tutorial (§3.2.3, Fig. 16): if D is optimal, D = p_data /
+  (p_data + p_g), so exp(logit) = p_data / p_g and the expected gradient of this cost is
+  the gradient of KL(p_data ‖ p_g), i.e. maximum likelihood.
+
+  Why it is unstable in practice: the gradient w.r.t. the logit is −½·exp(logit).
+  * Early in training D confidently rejects the samples (logit ≪ 0), so exp(logit) ≈ 0
+    and G receives almost no gradient — it saturates like the minimax cost (the flat
+    left end of the tutorial's Fig. 16).
+  * Once some samples fool D (logit ≫ 0) the per-example gradients grow exponentially:
+    the minibatch gradient is dominated by the few samples with the largest logits, so
+    its variance explodes (the tutorial notes that nearly all the gradient comes from
+    the right end of the curve, from a small number of samples). Training is then
+    high-variance and the learning rate must be tiny.
+
+  Numerics: exp overflows float32 above logit ≈ 88.7, while sigmoid(l) already rounds to
+  1 for l ≳ 17, so beyond that D(G(z)) carries no information anyway. For logits above
+  `max_logit` the cost continues *linearly* (value and slope of −½·exp match at
+  `max_logit`, so the cost is C¹, monotone, and finite with a finite gradient for
+  logits up to 1e4 and beyond). Below `max_logit` it is exactly −½·exp(logit).
+
+  Args:
+    fake_logits: [B] discriminator logits on G(z).
+    max_logit: where the exponential is continued by its tangent line.
+  Returns:
+    [B] per-example cost, < 0.
+  """
+  _check_batch_vector("fake_logits", fake_logits)
+  clipped = jnp.minimum(fake_logits, max_logit)
+  exp_clipped = jnp.exp(clipped)
+  # Tangent continuation: e^m·(1 + (l − m)) for l > m; the second term is 0 for l ≤ m.
+  return -0.5 * exp_clipped * (1.0 + (fake_logits - clipped))
+
+
+# ----------------------------------------------------------------------------
+# Least-squares GAN (Mao et al. 2017).
+# ----------------------------------------------------------------------------
+
+
+def least_squares_discriminator_loss(real_outputs: Array, fake_outputs: Array, *,
+                                     real_target: float = 1.0,
+                                     fake_target: float = 0.0) -> Array:
+  """LSGAN discriminator loss, ½(D(x) − b)² + ½(D(G(z)) − a)² (Mao et al. 2017, Eq. 2).
+
+  b = `real_target`, a = `fake_target`. D's raw (unsquashed) output is regressed.
+
+  Args:
+    real_outputs: [B] raw discriminator outputs on data.
+    fake_outputs: [B] raw discriminator outputs on G(z).
+  Returns:
+    [B] per-example loss.
+  """
+  _check_pair("real_outputs", real_outputs, "fake_outputs", fake_outputs)
+  return 0.5 * (real_outputs - real_target)**2 + 0.5 * (fake_outputs - fake_target)**2
+
+
+def least_squares_generator_loss(fake_outputs: Array, *, target: float = 1.0) -> Array:
+  """LSGAN generator loss, ½(D(G(z)) − c)² with c = `target` (Mao et al. 2017, Eq. 2).
+
+  Args:
+    fake_outputs: [B] raw discriminator outputs on G(z).
+  Returns:
+    [B] per-example loss.
+  """
+  _check_batch_vector("fake_outputs", fake_outputs)
+  return 0.5 * (fake_outputs - target)**2
+
+
+# ----------------------------------------------------------------------------
+# Wasserstein GAN (Arjovsky et al. 2017) and the gradient penalties.
+# ----------------------------------------------------------------------------
+
+
+def wasserstein_critic_loss(real_scores: Array, fake_scores: Array) -> Array:
+  """WGAN critic loss, f(G(z)) − f(x) (Arjovsky et al. 2017, Alg. 1).
+
+  The batch mean is minus the critic's estimate of W₁(p_data, p_g) (Kantorovich–
+  Rubinstein dual); f must be kept (approximately) 1-Lipschitz by weight clipping
+  (`gen_jax.gan.weight_clipping`) or a penalty (`gradient_penalty`, `dragan_penalty`).
+
+  Args:
+    real_scores: [B] critic scores f(x).
+    fake_scores: [B] critic scores f(G(z)).
+  Returns:
+    [B] per-example loss.
+  """
+  _check_pair("real_scores", real_scores, "fake_scores", fake_scores)
+  return fake_scores - real_scores
+
+
+def wasserstein_generator_loss(fake_scores: Array) -> Array:
+  """WGAN generator loss, −f(G(z)) (Arjovsky et al. 2017, Alg. 1).
+
+  Args:
+    fake_scores: [B] critic scores f(G(z)).
+  Returns:
+    [B] per-example loss.
+  """
+  _check_batch_vector("fake_scores", fake_scores)
+  return -fake_scores
+
+
+def _per_example_input_grad_norm(critic_fn: CriticFn, x: Array) -> Array:
+  """‖∇ₓ f(x)_i‖₂ for each example i of the batch x [B, ...]."""
+  batch = x.shape[0]
+
+  def summed_scores(inputs):
+    scores = critic_fn(inputs)
+    if scores.shape != (batch,):
+      raise ValueError(f"critic_fn must map a batch [B, ...] to scores of shape "
+                       f"[B]=({batch},), got shape {scores.shape}.")
+    return jnp.sum(scores)
+
+  # Because example i's score depends only on x_i, ∂(Σ_j f(x_j))/∂x_i = ∇f(x_i): one
+  # backward pass gives all per-example gradients (cheaper than vmap(grad)).
+  grads = jax.grad(summed_scores)(x)
+  sq_norm = jnp.sum(grads.reshape(batch, -1)**2, axis=-1)
+  # sqrt'(0) = ∞: a critic with zero input gradient (dead ReLUs) would make the
+  # penalty's own gradient NaN. The double `where` keeps both branches finite.
+  positive = sq_norm > 0
+  return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq_norm, 1.0)), 0.0)
+
+
+def gradient_penalty(key: chex.PRNGKey, critic_fn: CriticFn, real: Array, fake: Array,
+                     *, target: float = 1.0) -> Array:
+  """WGAN-GP penalty (‖∇ₓ̂ f(x̂)‖₂ − target)² (Gulrajani et al. 2017, Alg. 1).
+
+  x̂ = ε·real + (1 − ε)·fake with one ε ~ U[0, 1] *per example*, broadcast over that
+  example's axes: ε has shape [B, 1, ..., 1] and is drawn as
+  `jax.random.uniform(key, (B,) + (1,) * (real.ndim - 1))`. (Drawing ε per element
+  samples points off the segment between x and G(z); sharing one ε over the batch
+  correlates the whole penalty — the classic shape bugs.) `key` is used for ε only.
+
+  The per-example input gradients are taken as the gradient of Σ_i f(x̂_i), which is
+  exact only if `critic_fn` treats examples independently: no batch norm in training
+  mode, no minibatch discrimination / minibatch-stddev features. Use a critic without
+  them (e.g. `DCGANDiscriminator(batch_norm=False)`), as the WGAN-GP paper prescribes.
+
+  Args:
+    key: PRNG key for the interpolation coefficients ε.
+    critic_fn: maps a batch [B, ...] to scores [B]; close over the critic's params so
+      that the caller can differentiate the penalty w.r.t. them.
+    real: [B, ...] data batch.
+    fake: [B, ...] generated batch (stop its gradient if G is not being trained).
+    target: the norm the gradient is pulled towards (1 for a 1-Lipschitz critic).
+  Returns:
+    [B] per-example penalty; multiply by λ (10 in the paper) and add to the critic loss.
+  """
+  chex.assert_equal_shape([real, fake])
+  if real.ndim < 2:
+    raise ValueError(f"real must be a batch [B, ...] with at least 2 axes, got shape "
+                     f"{real.shape}.")
+  batch = real.shape[0]
+  eps = jax.random.uniform(key, (batch,) + (1,) * (real.ndim - 1), dtype=real.dtype)
+  x_hat = eps * real + (1.0 - eps) * fake
+  return (_per_example_input_grad_norm(critic_fn, x_hat) - target)**2
+
+
+def dragan_penalty(key: chex.PRNGKey, critic_fn: CriticFn, real: Array, *,
+                   perturbation_scale: float = 0.5, target: float = 1.0) -> Array:
+  """DRAGAN penalty (‖∇ₓ̂ D(x̂)‖₂ − target)² around the data (Kodali et al. 2017).
+
+  x̂ = x + δ with δ = perturbation_scale · std(x) · u, u ~ U[0, 1] drawn elementwise and
+  std(x) the standard deviation over the *whole* batch (one scalar), as in the DRAGAN
+  authors' code. `key` is used for u only. `critic_fn` must treat examples
+  independently (see `gradient_penalty`); it usually returns D's logits.
+
+  Args:
+    key: PRNG key for the perturbation u.
+    critic_fn: maps a batch [B, ...] to scores [B].
+    real: [B, ...] data batch.
+    perturbation_scale: C in δ = C·std(x)·u (0.5 in the paper's code).
+    target: the norm the gradient is pulled towards.
+  Returns:
+    [B] per-example penalty; multiply by λ (10 in the paper) and add to D's loss.
+  """
+  if real.ndim < 2:
+    raise ValueError(f"real must be a batch [B, ...] with at least 2 axes, got shape "
+                     f"{real.shape}.")
+  u = jax.random.uniform(key, real.shape, dtype=real.dtype)
+  x_hat = real + perturbation_scale * jnp.std(real) * u
+  return (_per_example_input_grad_norm(critic_fn, x_hat) - target)**2
+
+
+# ----------------------------------------------------------------------------
+# BEGAN (Berthelot et al. 2017): the discriminator is an autoencoder.
+# ----------------------------------------------------------------------------
+
+
+def began_discriminator_loss(real_recon: Array, fake_recon: Array, k: Array) -> Array:
+  """BEGAN discriminator loss, L(x) − k_t·L(G(z)) (Berthelot et al. 2017, Eq. 4).
+
+  L(v) = ‖v − AE(v)‖₁ (or ‖·‖₁ to a power η) is the autoencoder-discriminator's
+  per-example reconstruction loss. k_t is a control variable, not a parameter: no
+  gradient flows into it (update it with `gen_jax.gan.began_k_update`).
+
+  Args:
+    real_recon: [B] reconstruction losses L(x) on data.
+    fake_recon: [B] reconstruction losses L(G(z)) on samples.
+    k: scalar k_t ∈ [0, 1].
+  Returns:
+    [B] per-example loss.
+  """
+  _check_pair("real_recon", real_recon, "fake_recon", fake_recon)
+  k = jnp.asarray(k)
+  if k.ndim != 0:
+    raise ValueError(f"k must be a scalar, got shape {k.shape}.")
+  return real_recon - jax.lax.stop_gradient(k) * fake_recon
+
+
+def began_generator_loss(fake_recon: Array) -> Array:
+  """BEGAN generator loss, L(G(z)) (Berthelot et al. 2017, Eq. 4).
+
+  Args:
+    fake_recon: [B] reconstruction losses L(G(z)) of the autoencoder-discriminator.
+  Returns:
+    [B] per-example loss.
+  """
+  _check_batch_vector("fake_recon", fake_recon)
+  return fake_recon

@@ -1,0 +1,95 @@
+"""One call from samples to metric numbers, for the experiments' final evaluation."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import numpy as np
+
+from gen_jax.metrics._features import FeatureExtractor
+from gen_jax.metrics._features import inception_feature_extractor
+from gen_jax.metrics._features import mnist_feature_extractor
+from gen_jax.metrics._frechet import frechet_inception_distance
+from gen_jax.metrics._inception_score import inception_score
+from gen_jax.metrics._kid import kernel_inception_distance
+from gen_jax.metrics._prd import prd
+from gen_jax.metrics._prd import prd_f_beta
+from gen_jax.metrics._precision_recall import precision_recall
+
+METRICS = ("fid", "kid", "is", "precision", "recall", "prd")
+DEFAULT_METRICS = ("fid", "kid", "is", "precision", "recall")
+
+
+def _extractor(features: str | FeatureExtractor, inception_weights: str | None):
+  if isinstance(features, FeatureExtractor):
+    return features
+  if features == "mnist":
+    return mnist_feature_extractor()
+  if features == "inception":
+    return inception_feature_extractor(inception_weights)
+  raise ValueError(f"features must be 'mnist', 'inception' or a FeatureExtractor, "
+                   f"got {features!r}")
+
+
+def evaluate_samples(real_images, fake_images, *, metrics: Sequence[str] = DEFAULT_METRICS,
+                     features: str | FeatureExtractor = "mnist",
+                     inception_weights: str | None = None, key: jax.Array | None = None,
+                     kid_subsets: int = 100, kid_subset_size: int = 1000,
+                     is_splits: int = 10, pr_k: int = 3,
+                     progress: bool | None = None) -> dict[str, float]:
+  """Sample-quality metrics of generated images against real ones.
+
+  Args:
+    real_images, fake_images: float32 [N, H, W, C] in [0, 1] ([N, 28, 28, 1] for 'mnist').
+    metrics: any of 'fid', 'kid', 'is', 'precision', 'recall', 'prd' ('pr' = both).
+    features: 'mnist' (shipped classifier), 'inception' (FID InceptionV3, needs
+      `inception_weights`), or a `FeatureExtractor`.
+    inception_weights: path of the converted InceptionV3 weights.
+    key: PRNG key for the KID subsets and PRD clustering (default `jax.random.key(0)`).
+    kid_subsets, kid_subset_size: KID subsampling (Binkowski et al.'s 100 x 1000).
+    is_splits: Inception Score splits of the fake samples.
+    pr_k: k of the improved precision/recall.
+    progress: tqdm over feature batches (default: only when stderr is a terminal).
+  Returns:
+    {'fid', 'kid', 'kid_std', 'is', 'is_std', 'precision', 'recall', 'prd_f8',
+     'prd_f1_8'} restricted to what was asked, as Python floats. IS is of the fake samples.
+  """
+  wanted = set()
+  for m in metrics:
+    if m == "pr":
+      wanted |= {"precision", "recall"}
+    elif m in METRICS:
+      wanted.add(m)
+    else:
+      raise ValueError(f"metrics must be a subset of {METRICS + ('pr',)}, got {m!r}")
+  extractor = _extractor(features, inception_weights)
+  key = jax.random.key(0) if key is None else key
+  kid_key, prd_key = jax.random.split(key)
+  need_real = wanted - {"is"}
+  real_feats = extractor(real_images, progress=progress)[0] if need_real else None
+  fake_feats, fake_logits = extractor(fake_images, progress=progress)
+  out: dict[str, float] = {}
+  if "fid" in wanted:
+    out["fid"] = frechet_inception_distance(real_feats, fake_feats)
+  if "kid" in wanted:
+    mean, std = jax.jit(kernel_inception_distance, static_argnames=(
+        "num_subsets", "subset_size"))(real_feats, fake_feats, key=kid_key,
+                                       num_subsets=kid_subsets, subset_size=kid_subset_size)
+    out["kid"], out["kid_std"] = float(mean), float(std)
+  if "is" in wanted:
+    mean, std = jax.jit(inception_score, static_argnames="num_splits")(
+        fake_logits, num_splits=is_splits)
+    out["is"], out["is_std"] = float(mean), float(std)
+  if wanted & {"precision", "recall"}:
+    p, r = jax.jit(precision_recall, static_argnames=("k", "block_size"))(
+        real_feats, fake_feats, k=pr_k)
+    if "precision" in wanted:
+      out["precision"] = float(p)
+    if "recall" in wanted:
+      out["recall"] = float(r)
+  if "prd" in wanted:
+    precision, recall = jax.jit(prd)(prd_key, real_feats, fake_feats)
+    f8, f1_8 = prd_f_beta(precision, recall)
+    out["prd_f8"], out["prd_f1_8"] = float(f8), float(f1_8)
+  return {k: float(np.asarray(v)) for k, v in out.items()}

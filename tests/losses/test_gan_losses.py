@@ -1,0 +1,209 @@
+"""Tests for gen_jax/losses/_gan.py against NumPy / closed forms, under jit."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.special
+
+from gen_jax import losses
+
+RNG = np.random.default_rng(0)
+REAL = RNG.normal(size=16).astype(np.float32) * 3
+FAKE = RNG.normal(size=16).astype(np.float32) * 3
+EXTREME = np.array([-1e4, -100.0, -20.0, -1.0, 0.0, 1.0, 20.0, 100.0, 1e4], np.float32)
+
+
+def _np_sigmoid(x):
+  return scipy.special.expit(np.asarray(x, np.float64))
+
+
+def test_minimax_discriminator_loss_matches_numpy():
+  got = jax.jit(losses.minimax_discriminator_loss)(REAL, FAKE)
+  want = -np.log(_np_sigmoid(REAL)) - np.log(1.0 - _np_sigmoid(FAKE))
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+  assert got.shape == (16,)
+
+
+def test_generator_losses_match_numpy():
+  d = _np_sigmoid(FAKE)
+  cases = [
+      (losses.minimax_generator_loss, np.log(1.0 - d)),
+      (losses.non_saturating_generator_loss, -np.log(d)),
+      # σ⁻¹(D) recomputed from the probability: an independent route to the logit.
+      (losses.maximum_likelihood_generator_loss, -0.5 * np.exp(np.log(d / (1 - d)))),
+  ]
+  for fn, want in cases:
+    np.testing.assert_allclose(jax.jit(fn)(FAKE), want, rtol=1e-5, atol=1e-6,
+                               err_msg=fn.__name__)
+
+
+def test_least_squares_and_wasserstein_match_numpy():
+  got = jax.jit(lambda r, f: losses.least_squares_discriminator_loss(
+      r, f, real_target=0.7, fake_target=-0.3))(REAL, FAKE)
+  np.testing.assert_allclose(got, 0.5 * (REAL - 0.7)**2 + 0.5 * (FAKE + 0.3)**2,
+                             rtol=1e-6)
+  got = jax.jit(lambda f: losses.least_squares_generator_loss(f, target=0.4))(FAKE)
+  np.testing.assert_allclose(got, 0.5 * (FAKE - 0.4)**2, rtol=1e-6)
+  np.testing.assert_allclose(
+      jax.jit(losses.least_squares_discriminator_loss)(REAL, FAKE),
+      0.5 * (REAL - 1)**2 + 0.5 * FAKE**2, rtol=1e-6)
+  np.testing.assert_allclose(jax.jit(losses.wasserstein_critic_loss)(REAL, FAKE),
+                             FAKE - REAL, rtol=1e-6)
+  np.testing.assert_allclose(jax.jit(losses.wasserstein_generator_loss)(FAKE), -FAKE)
+
+
+def _scalarize(fn, n_args):
+  if n_args == 2:
+    return lambda x: jnp.sum(fn(x, x[::-1]))
+  return lambda x: jnp.sum(fn(x))
+
+
+@pytest.mark.parametrize("fn,n_args", [
+    (losses.minimax_discriminator_loss, 2),
+    (losses.minimax_generator_loss, 1),
+    (losses.non_saturating_generator_loss, 1),
+    (losses.maximum_likelihood_generator_loss, 1),
+    (losses.least_squares_discriminator_loss, 2),
+    (losses.least_squares_generator_loss, 1),
+    (losses.wasserstein_critic_loss, 2),
+    (losses.wasserstein_generator_loss, 1),
+])
+def test_finite_values_and_gradients_at_extreme_logits(fn, n_args):
+  f = _scalarize(fn, n_args)
+  value, grad = jax.jit(jax.value_and_grad(f))(jnp.asarray(EXTREME))
+  assert np.isfinite(value), fn.__name__
+  assert np.all(np.isfinite(grad)), (fn.__name__, grad)
+
+
+def test_logit_losses_exact_at_extremes():
+  x = jnp.asarray(EXTREME)
+  ns = jax.jit(losses.non_saturating_generator_loss)(x)
+  # −log σ(l) = softplus(−l): ≈ −l for l ≪ 0 and ≈ e^{−l} for l ≫ 0.
+  np.testing.assert_allclose(ns[0], 1e4, rtol=1e-6)
+  assert ns[-1] == 0.0
+  g = jax.jit(jax.grad(lambda l: jnp.sum(losses.non_saturating_generator_loss(l))))(x)
+  np.testing.assert_allclose(g, -(1 - _np_sigmoid(EXTREME)), rtol=1e-5, atol=1e-30)
+  mm = jax.jit(jax.grad(lambda l: jnp.sum(losses.minimax_generator_loss(l))))(x)
+  np.testing.assert_allclose(mm, -_np_sigmoid(EXTREME), rtol=1e-5, atol=1e-30)
+
+
+def test_maximum_likelihood_tangent_continuation():
+  m = 50.0
+  x = jnp.asarray([10.0, 49.0, 60.0, 1e4])
+  value = jax.jit(losses.maximum_likelihood_generator_loss)(x)
+  grad = jax.jit(jax.grad(
+      lambda l: jnp.sum(losses.maximum_likelihood_generator_loss(l))))(x)
+  want = np.where(np.asarray(x) <= m, -0.5 * np.exp(np.minimum(x, m)),
+                  -0.5 * np.exp(m) * (1 + np.asarray(x, np.float64) - m))
+  np.testing.assert_allclose(value, want, rtol=1e-5)
+  want_grad = -0.5 * np.exp(np.minimum(np.asarray(x, np.float64), m))
+  np.testing.assert_allclose(grad, want_grad, rtol=1e-5)
+
+
+def test_shape_validation():
+  with pytest.raises(ValueError, match="real_logits"):
+    losses.minimax_discriminator_loss(jnp.zeros((4, 1)), jnp.zeros((4, 1)))
+  with pytest.raises(ValueError, match="same shape"):
+    losses.wasserstein_critic_loss(jnp.zeros(4), jnp.zeros(5))
+  with pytest.raises(ValueError, match="fake_logits"):
+    losses.non_saturating_generator_loss(jnp.zeros((4, 1)))
+  with pytest.raises(ValueError, match=r"critic_fn"):
+    losses.gradient_penalty(jax.random.key(0), lambda x: x.sum((1, 2))[:, None],
+                            jnp.zeros((4, 3, 2)), jnp.zeros((4, 3, 2)))
+
+
+# --- gradient penalties ------------------------------------------------------
+
+
+def test_gradient_penalty_linear_critic_closed_form():
+  # f(x) = <w, x>: ∇f = w everywhere, so the penalty is (‖w‖ − target)² for any ε.
+  w = RNG.normal(size=(3, 4, 2)).astype(np.float32)
+  real = RNG.normal(size=(5, 3, 4, 2)).astype(np.float32)
+  fake = RNG.normal(size=(5, 3, 4, 2)).astype(np.float32)
+  critic = lambda x: jnp.einsum("bijk,ijk->b", x, w)
+  got = jax.jit(lambda k, r, f: losses.gradient_penalty(k, critic, r, f, target=2.0))(
+      jax.random.key(1), real, fake)
+  want = (np.linalg.norm(w) - 2.0)**2
+  np.testing.assert_allclose(got, np.full(5, want), rtol=1e-5)
+
+
+def test_gradient_penalty_quadratic_critic_uses_per_example_epsilon():
+  # f(x) = ½‖A x‖²: ∇f(x̂) = AᵀA x̂ depends on where x̂ is, so ε's shape matters.
+  batch, dim = 6, 4
+  a = RNG.normal(size=(dim, dim)).astype(np.float32)
+  real = RNG.normal(size=(batch, 2, dim)).astype(np.float32)
+  fake = RNG.normal(size=(batch, 2, dim)).astype(np.float32)
+  critic = lambda x: 0.5 * jnp.sum(jnp.einsum("ij,bkj->bki", a, x)**2, axis=(1, 2))
+  key = jax.random.key(7)
+  got = np.asarray(jax.jit(lambda k: losses.gradient_penalty(k, critic, real, fake))(key))
+
+  def reference(eps):
+    x_hat = eps * real + (1 - eps) * fake
+    grad = np.einsum("ij,bkj->bki", a.T @ a, x_hat.astype(np.float64))
+    return (np.linalg.norm(grad.reshape(batch, -1), axis=1) - 1.0)**2
+
+  eps_right = np.asarray(jax.random.uniform(key, (batch, 1, 1)))
+  np.testing.assert_allclose(got, reference(eps_right), rtol=1e-4)
+  # The classic bugs give different numbers, so this test would catch them.
+  eps_elementwise = np.asarray(jax.random.uniform(key, real.shape))
+  eps_shared = np.full((batch, 1, 1), eps_right[0, 0, 0])
+  for wrong in (eps_elementwise, eps_shared):
+    assert not np.allclose(got, reference(wrong), rtol=1e-2)
+
+
+def test_gradient_penalty_is_differentiable_and_finite_at_zero_gradient():
+  # A critic with zero input gradient (dead ReLU) must not produce NaN gradients.
+  real = jnp.ones((3, 2))
+  def penalty(w):
+    critic = lambda x: jax.nn.relu(x @ w - 100.0)
+    return jnp.sum(losses.gradient_penalty(jax.random.key(0), critic, real, -real))
+  value, grad = jax.jit(jax.value_and_grad(penalty))(jnp.ones(2))
+  np.testing.assert_allclose(value, 3.0)
+  assert np.all(np.isfinite(grad))
+  # Gradient of the penalty w.r.t. the critic's params for the linear critic:
+  # d/dw (‖w‖ − 1)² = 2(‖w‖ − 1) w/‖w‖, per example.
+  w = jnp.asarray([0.3, -2.0])
+  g = jax.jit(jax.grad(lambda w: jnp.sum(losses.gradient_penalty(
+      jax.random.key(0), lambda x: x @ w, real, -real))))(w)
+  norm = np.linalg.norm(w)
+  np.testing.assert_allclose(g, 3 * 2 * (norm - 1) * np.asarray(w) / norm, rtol=1e-5)
+
+
+def test_dragan_penalty_quadratic_critic():
+  batch, dim = 5, 3
+  real = RNG.normal(size=(batch, dim)).astype(np.float32) * 2 + 1
+  c = RNG.normal(size=dim).astype(np.float32)
+  critic = lambda x: jnp.sum((x - c)**2, axis=-1)  # ∇ = 2(x − c)
+  key = jax.random.key(3)
+  got = jax.jit(lambda k, x: losses.dragan_penalty(
+      k, critic, x, perturbation_scale=0.7, target=0.5))(key, real)
+  u = np.asarray(jax.random.uniform(key, real.shape))
+  x_hat = real + 0.7 * real.std() * u  # std over the whole batch (one scalar)
+  want = (np.linalg.norm(2 * (x_hat - c), axis=1) - 0.5)**2
+  np.testing.assert_allclose(got, want, rtol=1e-4)
+  per_feature = real + 0.7 * real.std(axis=0) * u
+  assert not np.allclose(got, (np.linalg.norm(2 * (per_feature - c), axis=1) - 0.5)**2,
+                         rtol=1e-2)
+
+
+def test_dragan_penalty_linear_critic():
+  w = np.asarray([3.0, 4.0], np.float32)
+  got = jax.jit(lambda x: losses.dragan_penalty(jax.random.key(0), lambda v: v @ w, x))(
+      jnp.asarray(RNG.normal(size=(4, 2)), jnp.float32))
+  np.testing.assert_allclose(got, np.full(4, 16.0), rtol=1e-5)
+
+
+# --- BEGAN -------------------------------------------------------------------
+
+
+def test_began_losses():
+  real, fake = np.abs(REAL), np.abs(FAKE)
+  got = jax.jit(losses.began_discriminator_loss)(real, fake, jnp.float32(0.3))
+  np.testing.assert_allclose(got, real - 0.3 * fake, rtol=1e-6)
+  np.testing.assert_allclose(jax.jit(losses.began_generator_loss)(fake), fake)
+  # k is a control variable: no gradient flows into it.
+  dk = jax.grad(lambda k: jnp.sum(losses.began_discriminator_loss(real, fake, k)))(0.3)
+  assert dk == 0.0
+  with pytest.raises(ValueError, match="k must be a scalar"):
+    losses.began_discriminator_loss(real, fake, jnp.zeros(2))

@@ -1,0 +1,57 @@
+"""Reparameterization and per-example keys."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gen_jax import vae
+
+
+def test_reparameterize_moments_and_determinism():
+  mean = jnp.array([1.0, -2.0, 0.5])
+  log_var = jnp.array([0.0, 1.0, -2.0])
+  f = jax.jit(jax.vmap(vae.reparameterize, in_axes=(0, None, None)))
+  n = 100_000
+  z = np.asarray(f(jax.random.split(jax.random.key(0), n), mean, log_var), np.float64)
+  std = np.exp(0.5 * np.asarray(log_var))
+  # Sample mean within 5 standard errors; sample variance within 5 s.e. of (2σ⁴/n)^½.
+  np.testing.assert_array_less(np.abs(z.mean(0) - mean), 5 * std / np.sqrt(n))
+  np.testing.assert_array_less(np.abs(z.var(0) - std**2), 5 * std**2 * np.sqrt(2 / n))
+  key = jax.random.key(3)
+  np.testing.assert_array_equal(vae.reparameterize(key, mean, log_var),
+                                vae.reparameterize(key, mean, log_var))
+
+
+def test_reparameterize_is_the_stated_key_transform_and_differentiable():
+  key = jax.random.key(1)
+  mean, log_var = jnp.array([[0.3, -0.4]]), jnp.array([[0.2, -1.0]])
+  eps = jax.random.normal(key, (1, 2))
+  np.testing.assert_allclose(jax.jit(vae.reparameterize)(key, mean, log_var),
+                             mean + jnp.exp(0.5 * log_var) * eps, rtol=1e-6)
+  g_mean, g_lv = jax.grad(lambda m, l: vae.reparameterize(key, m, l).sum(), (0, 1))(mean,
+                                                                                    log_var)
+  np.testing.assert_allclose(g_mean, jnp.ones_like(mean))
+  np.testing.assert_allclose(g_lv, 0.5 * jnp.exp(0.5 * log_var) * eps, rtol=1e-6)
+
+
+def test_reparameterize_shape_error():
+  with pytest.raises(ValueError, match=r"mean.*\(2, 3\).*log_var.*\(2, 1\)"):
+    vae.reparameterize(jax.random.key(0), jnp.zeros((2, 3)), jnp.zeros((2, 1)))
+
+
+def test_per_example_keys_make_noise_independent_of_batch_split():
+  key = jax.random.key(5)
+  mean, log_var = jnp.zeros((8, 3)), jnp.zeros((8, 3))
+  full = vae.reparameterize(vae.example_keys(key, 8), mean, log_var)
+
+  def per_device(m, lv):
+    return vae.reparameterize(vae.example_keys(key, 2, axis_name="d"), m, lv)
+  split = jax.pmap(per_device, axis_name="d")(mean.reshape(4, 2, 3), log_var.reshape(4, 2, 3))
+  np.testing.assert_array_equal(np.asarray(split).reshape(8, 3), full)
+  assert len(np.unique(np.asarray(full)[:, 0])) == 8
+
+
+def test_bad_key_shape():
+  with pytest.raises(ValueError, match="keys of shape"):
+    vae.normal(jax.random.split(jax.random.key(0), 3), (4, 2))
