@@ -8,11 +8,11 @@ checkpoint, 2 on an invalid config.
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Callable
 
 from absl import app, flags
+from absl import logging as absl_logging
 import ml_collections
 from ml_collections import config_flags
 
@@ -32,13 +32,13 @@ def run_experiment(get_config: Callable[[], ml_collections.ConfigDict],
   def main(argv):
     if len(argv) > 1:
       raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    absl_logging.set_verbosity(absl_logging.WARNING)
     config = flags.FLAGS.config
     try:
       validate(config)
     except ValueError as e:
       print(f"error: {e}", file=sys.stderr)
       sys.exit(2)
-    logging.getLogger("absl").setLevel(logging.WARNING)
     try:
       results = train_and_evaluate(config, flags.FLAGS.workdir)
     except (NonFiniteError, CheckpointError) as e:
