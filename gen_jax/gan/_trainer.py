@@ -1,0 +1,440 @@
+"""The two-player GAN game as a `gen_jax.training.Task`: state, pure step, optimizers.
+
+One step = `d_steps` discriminator updates, each on a fresh batch (the loop hands the step
+`batches_per_step = d_steps` batches with a leading axis), then one generator update, the
+alternating scheme of Goodfellow et al. (2014, Alg. 1). Every loss of Lucic et al. (2018,
+Table 1) is one explicit branch below; `unroll_steps > 0` replaces the generator's
+objective by the unrolled one of Metz et al. (2017) for any of them.
+
+Players are linen modules called as
+  generator(z [B, latent_dim], labels [B] | None, train=...) -> x [B, *data_shape]
+  discriminator(x, labels | None, train=...) -> [B] logits / critic scores, or, for
+    'began', the autoencoder's reconstruction [B, *data_shape].
+Their non-parameter collections (batch-norm statistics) live in `GANState.extra`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Callable, Mapping
+
+import flax.linen as nn
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from gen_jax import losses
+from gen_jax.gan._began import began_convergence
+from gen_jax.gan._began import began_k_update
+from gen_jax.gan._clipping import clip_params
+from gen_jax.gan._unrolled import unrolled_generator_loss
+from gen_jax.training import Task
+
+Array = jax.Array
+
+LOSSES = ("minimax", "non_saturating", "maximum_likelihood", "least_squares", "wasserstein",
+          "wgan_gp", "dragan", "began")
+# Losses whose penalty differentiates the critic per example: the critic must not mix the
+# examples of a batch (no batch norm in training mode, no minibatch features).
+PENALIZED_LOSSES = ("wgan_gp", "dragan")
+
+
+@flax.struct.dataclass
+class GANState:
+  """Two-player train state (a pytree the loop checkpoints, shards and donates).
+
+  Attributes:
+    step: int32 scalar, completed generator updates (the loop's step counter).
+    g_params, d_params: the players' parameters.
+    g_opt_state, d_opt_state: their optax states.
+    extra: non-gradient variables: {'g': generator collections, 'd': discriminator
+      collections} (batch statistics), plus 'k' (BEGAN's k_t) for loss='began'.
+  """
+  step: Array
+  g_params: Any
+  d_params: Any
+  g_opt_state: Any
+  d_opt_state: Any
+  extra: Any = None
+
+
+def split_variables(variables: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+  """linen variables -> (params, the other collections)."""
+  variables = dict(variables)
+  return variables.pop("params"), variables
+
+
+def apply_player(module: nn.Module, params: Any, collections: Mapping[str, Any], *args,
+                 train: bool, method: Any = None, **kwargs) -> tuple[Any, dict[str, Any]]:
+  """Calls a player; in training mode its mutable collections are updated and returned.
+
+  Returns:
+    (output, collections): the new batch statistics when `train` and the module has any,
+    else the given collections unchanged.
+  """
+  variables = {"params": params, **collections}
+  if method is not None:
+    kwargs["method"] = method
+  if train and collections:
+    out, updates = module.apply(variables, *args, train=train, mutable=list(collections),
+                                **kwargs)
+    return out, {**collections, **updates}
+  return module.apply(variables, *args, train=train, **kwargs), dict(collections)
+
+
+def gan_optimizers(loss: str, *, learning_rate: float, d_learning_rate: float | None = None,
+                   beta1: float = 0.5, beta2: float = 0.999, clip: float = 0.01,
+                   ) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
+  """(generator, discriminator) optimizers for `loss`.
+
+  Adam with β₁ = 0.5 (Radford et al. 2016) for every loss but 'wasserstein', which uses
+  RMSProp (Arjovsky et al. 2017, Alg. 1: momentum-based optimizers destabilized the clipped
+  critic). The critic's weight clipping is not part of this optimizer: `gan_step` projects
+  the critic's params onto [−clip, clip] after every update (`clip_params`), also inside
+  the unrolled objective, where it must be differentiable. The discriminator's Adam has
+  eps_root > 0 so that it is differentiable everywhere, which the unrolled objective needs
+  (d√ν/dν is infinite at ν = 0); the change is below float32 resolution otherwise.
+  """
+  del clip  # applied by gan_step; kept so that callers pass the whole WGAN recipe here
+  d_lr = learning_rate if d_learning_rate is None else d_learning_rate
+  if loss == "wasserstein":
+    return optax.rmsprop(learning_rate), optax.rmsprop(d_lr)
+  return (optax.adam(learning_rate, b1=beta1, b2=beta2),
+          optax.adam(d_lr, b1=beta1, b2=beta2, eps_root=1e-8))
+
+
+@dataclasses.dataclass(frozen=True)
+class GANGame:
+  """The game: two players, their optimizers, the loss and its hyperparameters.
+
+  Attributes:
+    generator, discriminator: linen modules (see the module docstring for signatures).
+    g_optimizer, d_optimizer: optax transformations (`gan_optimizers` gives the defaults).
+    loss: one of LOSSES.
+    latent_dim: dimension of z ~ N(0, I).
+    data_shape: shape of one example, e.g. (28, 28, 1).
+    num_classes: > 0 makes a conditional GAN (Mirza & Osindero 2014): the batch's labels
+      go to both players.
+    d_steps: discriminator updates per generator update (k of Goodfellow et al. Alg. 1;
+      n_critic = 5 in the WGAN papers).
+    unroll_steps: K > 0 trains G through K unrolled D updates (Metz et al. 2017).
+    penalty_weight: λ of the WGAN-GP / DRAGAN penalty (10 in both papers).
+    dragan_scale: C of DRAGAN's perturbation δ = C·std(x)·u.
+    clip: c of WGAN weight clipping: for loss='wasserstein' the critic's params are
+      projected onto [−c, c] at init and after every update.
+    began_gamma, began_lambda_k: BEGAN's diversity ratio γ and gain λ_k.
+    preprocess: maps a real batch of images to the generator's output space (e.g. [0, 1]
+      -> [−1, 1] for a tanh generator); identity when None.
+  """
+  generator: nn.Module
+  discriminator: nn.Module
+  g_optimizer: optax.GradientTransformation
+  d_optimizer: optax.GradientTransformation
+  loss: str
+  latent_dim: int
+  data_shape: tuple[int, ...]
+  num_classes: int = 0
+  d_steps: int = 1
+  unroll_steps: int = 0
+  penalty_weight: float = 10.0
+  dragan_scale: float = 0.5
+  clip: float = 0.01
+  began_gamma: float = 0.5
+  began_lambda_k: float = 1e-3
+  preprocess: Callable[[Array], Array] | None = None
+
+  def __post_init__(self):
+    if self.loss not in LOSSES:
+      raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+    for name, low in (("d_steps", 1), ("unroll_steps", 0), ("latent_dim", 1),
+                      ("num_classes", 0)):
+      value = getattr(self, name)
+      if not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if not 0.0 < self.began_gamma <= 1.0:
+      raise ValueError(f"began_gamma must be in (0, 1], got {self.began_gamma}")
+
+  @property
+  def conditional(self) -> bool:
+    return self.num_classes > 0
+
+
+def sample_latent(key: Array, num: int, latent_dim: int) -> Array:
+  """z ~ N(0, I) [num, latent_dim], drawn with the global shape (device-count independent)."""
+  return jax.random.normal(key, (num, latent_dim), jnp.float32)
+
+
+def _mean_abs(x: Array, y: Array) -> Array:
+  """BEGAN's L(v) = |v − AE(v)|₁ as a per-pixel mean (η = 1), per example [B]."""
+  return jnp.abs(x - y).reshape(x.shape[0], -1).mean(-1)
+
+
+def gan_init(game: GANGame, key: Array) -> GANState:
+  """Initial state: both players' variables, optimizer states, k₀ = 0 for BEGAN."""
+  k_g, k_d = jax.random.split(key)
+  z = jnp.zeros((2, game.latent_dim), jnp.float32)
+  x = jnp.zeros((2, *game.data_shape), jnp.float32)
+  labels = jnp.zeros((2,), jnp.int32) if game.conditional else None
+  g_params, g_coll = split_variables(game.generator.init({"params": k_g}, z, labels,
+                                                         train=False))
+  d_params, d_coll = split_variables(game.discriminator.init({"params": k_d}, x, labels,
+                                                             train=False))
+  if game.loss in PENALIZED_LOSSES and d_coll:
+    raise ValueError(
+        f"loss={game.loss!r} penalizes per-example input gradients of the critic, but the "
+        f"discriminator has collections {sorted(d_coll)} (batch norm mixes the examples of "
+        "a batch); build it without batch norm, as Gulrajani et al. (2017) prescribe")
+  if game.loss == "wasserstein":
+    d_params = clip_params(d_params, game.clip)
+  extra = {"g": g_coll, "d": d_coll}
+  if game.loss == "began":
+    extra["k"] = jnp.zeros((), jnp.float32)
+  return GANState(step=jnp.zeros((), jnp.int32), g_params=g_params, d_params=d_params,
+                  g_opt_state=game.g_optimizer.init(g_params),
+                  d_opt_state=game.d_optimizer.init(d_params), extra=extra)
+
+
+def generate(game: GANGame, g_params: Any, g_collections: Mapping[str, Any], key: Array,
+             num: int, labels: Array | None = None, *, train: bool = False) -> Array:
+  """num samples G(z) in the generator's output space (batch statistics frozen unless train)."""
+  z = sample_latent(key, num, game.latent_dim)
+  if game.conditional and labels is None:
+    labels = jnp.arange(num, dtype=jnp.int32) % game.num_classes
+  out, _ = apply_player(game.generator, g_params, g_collections, z,
+                        labels if game.conditional else None, train=train)
+  return out
+
+
+def _discriminator_objective(game: GANGame, d_params, g_params, extra, batch, key, *,
+                             stop_generator: bool):
+  """Batch-mean D loss and its terms; returns (loss, (metrics, new_extra))."""
+  k_z, k_pen = jax.random.split(key)
+  real = batch["image"]
+  if game.preprocess is not None:
+    real = game.preprocess(real)
+  labels = batch["label"] if game.conditional else None
+  z = sample_latent(k_z, real.shape[0], game.latent_dim)
+  # The generator runs in training mode (batch statistics of this batch) as in its own
+  # update; its running averages are advanced by the generator step only.
+  fake, _ = apply_player(game.generator, g_params, extra["g"], z, labels, train=True)
+  if stop_generator:
+    fake = jax.lax.stop_gradient(fake)
+  d = functools.partial(apply_player, game.discriminator, d_params, train=True)
+  # Real and fake go through D as separate batches (separate batch statistics), as in
+  # the DCGAN reference code; the statistics are threaded through both calls.
+  out_real, d_coll = d(extra["d"], real, labels)
+  out_fake, d_coll = d(d_coll, fake, labels)
+  new_extra = {**extra, "d": d_coll}
+  metrics = {}
+  loss = game.loss
+  if loss == "began":
+    real_recon, fake_recon = _mean_abs(real, out_real), _mean_abs(fake, out_fake)
+    per_example = losses.began_discriminator_loss(real_recon, fake_recon, extra["k"])
+    new_extra["k"] = began_k_update(extra["k"], real_recon, fake_recon,
+                                    gamma=game.began_gamma, lambda_k=game.began_lambda_k)
+    metrics.update(k=extra["k"], real_recon=real_recon.mean(), fake_recon=fake_recon.mean(),
+                   convergence=began_convergence(real_recon, fake_recon,
+                                                 gamma=game.began_gamma))
+    return per_example.mean(), (metrics, new_extra)
+
+  metrics.update(d_real=out_real.mean(), d_fake=out_fake.mean())
+  if loss in ("minimax", "non_saturating", "maximum_likelihood", "dragan"):
+    per_example = losses.minimax_discriminator_loss(out_real, out_fake)
+  elif loss == "least_squares":
+    per_example = losses.least_squares_discriminator_loss(out_real, out_fake)
+  else:  # wasserstein, wgan_gp
+    per_example = losses.wasserstein_critic_loss(out_real, out_fake)
+    metrics["critic_gap"] = out_real.mean() - out_fake.mean()  # the W₁ estimate
+  total = per_example.mean()
+  if loss in PENALIZED_LOSSES:
+    # The penalty's critic sees the statistics-free discriminator (checked at init).
+    critic = lambda x: d(d_coll, x, labels)[0]
+    if loss == "wgan_gp":
+      penalty = losses.gradient_penalty(k_pen, critic, real, fake)
+    else:
+      penalty = losses.dragan_penalty(k_pen, critic, real,
+                                      perturbation_scale=game.dragan_scale)
+    metrics["gradient_penalty"] = penalty.mean()
+    total = total + game.penalty_weight * penalty.mean()
+  return total, (metrics, new_extra)
+
+
+def _generator_objective(game: GANGame, g_params, d_params, extra, z, labels):
+  """Batch-mean G loss; returns (loss, new generator collections)."""
+  fake, g_coll = apply_player(game.generator, g_params, extra["g"], z, labels, train=True)
+  out, _ = apply_player(game.discriminator, d_params, extra["d"], fake, labels, train=True)
+  loss = game.loss
+  if loss == "began":
+    per_example = losses.began_generator_loss(_mean_abs(fake, out))
+  elif loss == "minimax":
+    per_example = losses.minimax_generator_loss(out)
+  elif loss in ("non_saturating", "dragan"):
+    # DRAGAN penalizes D only; its generator plays the non-saturating cost (Kodali et al.
+    # 2017, as in Lucic et al.'s code).
+    per_example = losses.non_saturating_generator_loss(out)
+  elif loss == "maximum_likelihood":
+    per_example = losses.maximum_likelihood_generator_loss(out)
+  elif loss == "least_squares":
+    per_example = losses.least_squares_generator_loss(out)
+  else:  # wasserstein, wgan_gp
+    per_example = losses.wasserstein_generator_loss(out)
+  return per_example.mean(), g_coll
+
+
+def _surrogate_d_optimizer(game: GANGame) -> optax.GradientTransformation:
+  """The D update the unrolled objective differentiates: d_optimizer, then for WGAN the
+  projection onto [−clip, clip] written as an update (clip(p + u) − p, differentiable)."""
+  if game.loss != "wasserstein":
+    return game.d_optimizer
+
+  def update(updates, state, params):
+    updates, state = game.d_optimizer.update(updates, state, params)
+    target = clip_params(optax.apply_updates(params, updates), game.clip)
+    return jax.tree.map(lambda t, p: t - p, target, params), state
+
+  return optax.GradientTransformation(game.d_optimizer.init, update)
+
+
+def gan_step(game: GANGame, state: GANState, batch: Any, key: Array
+             ) -> tuple[GANState, dict[str, Array]]:
+  """d_steps discriminator updates (one fresh batch each), then one generator update.
+
+  Args:
+    game: the game.
+    state: current state.
+    batch: {'image': [B, *data_shape], 'label': [B]}, with a leading [d_steps] axis when
+      d_steps > 1.
+    key: this step's key (the loop's fold_in(step_key, step)).
+  Returns:
+    (new state, metrics): 'loss' (= 'd_loss', the mean over the D updates), 'd_loss',
+    'g_loss', 'd_grad_norm', 'g_grad_norm' and the loss's own terms ('d_real', 'd_fake',
+    'critic_gap', 'gradient_penalty', BEGAN's 'k' and 'convergence', 'g_loss_unrolled').
+  """
+  batches = batch if game.d_steps > 1 else jax.tree.map(lambda x: x[None], batch)
+  leading = {x.shape[0] for x in jax.tree.leaves(batches)}
+  if leading != {game.d_steps}:
+    raise ValueError(f"batch must have a leading axis d_steps={game.d_steps} (the loop's "
+                     f"batches_per_step), got leading sizes {sorted(leading)}")
+  k_d, k_g, k_unroll = jax.random.split(key, 3)
+
+  def d_update(carry, inputs):
+    d_params, d_opt_state, extra = carry
+    b, k = inputs
+    grad_fn = jax.value_and_grad(_discriminator_objective, argnums=1, has_aux=True)
+    (d_loss, (metrics, extra)), grads = grad_fn(game, d_params, state.g_params, extra, b, k,
+                                                stop_generator=True)
+    updates, d_opt_state = game.d_optimizer.update(grads, d_opt_state, d_params)
+    d_params = optax.apply_updates(d_params, updates)
+    if game.loss == "wasserstein":
+      d_params = clip_params(d_params, game.clip)  # Arjovsky et al. 2017, Alg. 1 line 7
+    metrics = {**metrics, "d_loss": d_loss, "d_grad_norm": optax.global_norm(grads)}
+    return (d_params, d_opt_state, extra), metrics
+
+  # A Python loop, not lax.scan: d_steps is small and XLA:CPU optimizes the unrolled
+  # straight-line code much better (the scanned DCGAN step measured several times slower).
+  carry, d_metrics = (state.d_params, state.d_opt_state, state.extra), []
+  for i, k in enumerate(jax.random.split(k_d, game.d_steps)):
+    carry, m = d_update(carry, (jax.tree.map(lambda x: x[i], batches), k))
+    d_metrics.append(m)
+  d_params, d_opt_state, extra = carry
+  d_metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *d_metrics)
+
+  last = jax.tree.map(lambda x: x[-1], batches)
+  labels = last["label"] if game.conditional else None
+  z = sample_latent(k_g, last["image"].shape[0], game.latent_dim)
+  g_metrics = {}
+  if game.unroll_steps == 0:
+    grad_fn = jax.value_and_grad(_generator_objective, argnums=1, has_aux=True)
+    (g_loss, g_coll), g_grads = grad_fn(game, state.g_params, d_params, extra, z, labels)
+  else:
+    # The K surrogate D updates reuse this step's D batches cyclically; the same z is
+    # used for G's loss at θ_D^K, so that f_0 equals the plain loss.
+    cycle = np.arange(game.unroll_steps) % game.d_steps
+    d_batches = jax.tree.map(lambda x: x[cycle], batches)
+
+    def d_loss_fn(dp, gp, b, k):
+      return _discriminator_objective(game, dp, gp, extra, b, k, stop_generator=False)[0]
+
+    def g_loss_fn(gp, dp, k):
+      del k
+      return _generator_objective(game, gp, dp, extra, z, labels)[0]
+
+    def unrolled(gp):
+      return unrolled_generator_loss(k_unroll, gp, d_params, d_opt_state, d_batches,
+                                     d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn,
+                                     d_optimizer=_surrogate_d_optimizer(game),
+                                     unroll_steps=game.unroll_steps)
+
+    (g_loss_unrolled, _), g_grads = jax.value_and_grad(unrolled, has_aux=True)(
+        state.g_params)
+    # One plain forward pass for the generator's batch statistics and the K = 0 loss.
+    g_loss, g_coll = _generator_objective(game, state.g_params, d_params, extra, z, labels)
+    g_metrics["g_loss_unrolled"] = g_loss_unrolled
+  updates, g_opt_state = game.g_optimizer.update(g_grads, state.g_opt_state, state.g_params)
+  g_params = optax.apply_updates(state.g_params, updates)
+  extra = {**extra, "g": g_coll}
+  metrics = {**d_metrics, **g_metrics, "g_loss": g_loss,
+             "g_grad_norm": optax.global_norm(g_grads), "loss": d_metrics["d_loss"]}
+  new_state = GANState(step=state.step + 1, g_params=g_params, d_params=d_params,
+                       g_opt_state=g_opt_state, d_opt_state=d_opt_state, extra=extra)
+  return new_state, metrics
+
+
+def make_gan_task(game: GANGame, *, evaluate: Callable[..., Mapping[str, float]] | None = None,
+                  sample: Callable[[GANState, Array], Array] | None = None,
+                  plot_keys: tuple[str, ...] | None = None) -> Task:
+  """The game as a `Task` for `gen_jax.training.train` (same loop as every family).
+
+  Args:
+    game: the game.
+    evaluate: (state, key, *, final) -> dict of floats (e.g. FID), or None.
+    sample: (state, key) -> [N, H, W, C] images in [0, 1] for the loop's grids, or None.
+    plot_keys: metrics for loss_curve.png (default: d_loss, g_loss and the loss's own).
+  """
+  if plot_keys is None:
+    plot_keys = ("d_loss", "g_loss")
+    if game.loss == "began":
+      plot_keys += ("convergence", "k")
+    elif game.loss in ("wasserstein", "wgan_gp"):
+      plot_keys += ("critic_gap",)
+  return Task(init=functools.partial(gan_init, game), step=functools.partial(gan_step, game),
+              evaluate=evaluate, sample=sample, batches_per_step=game.d_steps,
+              plot_keys=plot_keys)
+
+
+MINIBATCH_FEATURES = ("none", "discrimination", "stddev")
+
+
+def validate_gan_config(config: Any) -> None:
+  """Checks the GAN keys shared by the GAN experiments; ValueError names key and value.
+
+  Keys: loss, d_steps, unroll_steps, minibatch, penalty_weight, clip, began_gamma,
+  began_lambda_k, beta1, beta2, d_learning_rate, latent_dim.
+  """
+  def fail(key, expected):
+    raise ValueError(f"--config.{key}={config[key]!r} is invalid: expected {expected}")
+
+  if config.loss not in LOSSES:
+    fail("loss", f"one of {LOSSES}")
+  if config.minibatch not in MINIBATCH_FEATURES:
+    fail("minibatch", f"one of {MINIBATCH_FEATURES}")
+  for key, low in (("d_steps", 1), ("unroll_steps", 0), ("latent_dim", 1)):
+    if not isinstance(config[key], int) or config[key] < low:
+      fail(key, f"an integer >= {low}")
+  for key in ("penalty_weight", "began_lambda_k"):
+    if config[key] < 0:
+      fail(key, "a number >= 0")
+  for key in ("clip", "d_learning_rate"):
+    if not config[key] > 0:
+      fail(key, "a number > 0")
+  if not 0 < config.began_gamma <= 1:
+    fail("began_gamma", "a number in (0, 1]")
+  for key in ("beta1", "beta2"):
+    if not 0 <= config[key] < 1:
+      fail(key, "a number in [0, 1)")
+  if config.loss in PENALIZED_LOSSES and config.minibatch != "none":
+    fail("minibatch", f"'none' with loss={config.loss!r}: its gradient penalty needs a "
+         "critic that scores each example on its own")
