@@ -20,9 +20,13 @@ def maybe_initialize_distributed() -> None:
   runs are unaffected. Every process then runs the same program; `jax.devices()` spans all
   hosts and the mesh below covers them.
   """
-  if os.environ.get("JAX_COORDINATOR_ADDRESS") and not getattr(
-      maybe_initialize_distributed, "_done", False):
-    jax.distributed.initialize()
+  address = os.environ.get("JAX_COORDINATOR_ADDRESS")
+  if address and not getattr(maybe_initialize_distributed, "_done", False):
+    num = os.environ.get("JAX_NUM_PROCESSES")
+    pid = os.environ.get("JAX_PROCESS_ID")
+    jax.distributed.initialize(coordinator_address=address,
+                               num_processes=int(num) if num else None,
+                               process_id=int(pid) if pid else None)
     maybe_initialize_distributed._done = True
 
 

@@ -69,3 +69,20 @@ def test_kill_9_then_resume_is_bitwise_identical_to_uninterrupted(tmp_path):
   la, lb = last("straight"), last("killed")
   la.pop("steps_per_sec"), lb.pop("steps_per_sec")
   assert la == lb
+
+
+def test_multi_host_entry_point_on_one_host(tmp_path):
+  """jax.distributed.initialize is called from the environment; one process on loopback."""
+  import socket
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  env = dict(os.environ, JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="1",
+             JAX_PROCESS_ID="0")
+  cmd = [sys.executable, "-c",
+         "import jax; from gen_jax.training import sharding; "
+         "sharding.maybe_initialize_distributed(); "
+         "print('processes', jax.process_count(), 'devices', jax.device_count())"]
+  proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert "processes 1 devices 4" in proc.stdout
