@@ -86,7 +86,7 @@ def apply_player(module: nn.Module, params: Any, collections: Mapping[str, Any],
 
 
 def gan_optimizers(loss: str, *, learning_rate: float, d_learning_rate: float | None = None,
-                   beta1: float = 0.5, beta2: float = 0.999, clip: float = 0.01,
+                   beta1: float = 0.5, beta2: float = 0.999,
                    ) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
   """(generator, discriminator) optimizers for `loss`.
 
@@ -98,7 +98,6 @@ def gan_optimizers(loss: str, *, learning_rate: float, d_learning_rate: float | 
   eps_root > 0 so that it is differentiable everywhere, which the unrolled objective needs
   (d√ν/dν is infinite at ν = 0); the change is below float32 resolution otherwise.
   """
-  del clip  # applied by gan_step; kept so that callers pass the whole WGAN recipe here
   d_lr = learning_rate if d_learning_rate is None else d_learning_rate
   if loss == "wasserstein":
     return optax.rmsprop(learning_rate), optax.rmsprop(d_lr)

@@ -153,8 +153,13 @@ class ImageEncoder(nn.Module):
 class JointDiscriminator(nn.Module):
   """BiGAN/ALI's D(x, z) -> [B] logits (Donahue et al. 2017; Dumoulin et al. 2017).
 
-  x goes through stride-2 convs, z through a dense layer; the joint features through
-  dense layers. Dropout-free and normalization-free, so each pair is scored on its own.
+  x goes through stride-2 convs and a dense layer, z through two dense layers, so that
+  both enter the joint layers with `hidden` features each (a wide x path next to a thin
+  z path lets D ignore z). Normalization-free, so each pair is scored on its own.
+
+  Attributes:
+    features: channels of the stride-2 convs on x.
+    hidden: width of the x, z and joint dense layers.
   """
   features: Sequence[int] = (32, 64)
   hidden: int = 256
@@ -162,14 +167,16 @@ class JointDiscriminator(nn.Module):
   @nn.compact
   def __call__(self, x: Array, z: Array, *, train: bool = False) -> Array:
     del train
+    act = lambda v: nn.leaky_relu(v, 0.2)
     h = x
     for i, f in enumerate(self.features):
-      h = nn.leaky_relu(nn.Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT,
-                                name=f"conv_{i}")(h), 0.2)
-    hx = h.reshape(h.shape[0], -1)
-    hz = nn.leaky_relu(nn.Dense(self.hidden, kernel_init=_INIT, name="z_in")(z), 0.2)
-    h = jnp.concatenate([hx, hz], -1)
-    h = nn.leaky_relu(nn.Dense(self.hidden, kernel_init=_INIT, name="joint")(h), 0.2)
+      h = act(nn.Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT, name=f"conv_{i}")(h))
+    hx = act(nn.Dense(self.hidden, kernel_init=_INIT, name="x_dense")(
+        h.reshape(h.shape[0], -1)))
+    hz = act(nn.Dense(self.hidden, kernel_init=_INIT, name="z_0")(z))
+    hz = act(nn.Dense(self.hidden, kernel_init=_INIT, name="z_1")(hz))
+    h = act(nn.Dense(self.hidden, kernel_init=_INIT, name="joint")(
+        jnp.concatenate([hx, hz], -1)))
     return nn.Dense(1, kernel_init=_INIT, name="out")(h)[:, 0]
 
 

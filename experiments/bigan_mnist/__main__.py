@@ -1,0 +1,3 @@
+from experiments.bigan_mnist.main import main
+
+main()

@@ -1,0 +1,3 @@
+from experiments.cyclegan_mnist.main import main
+
+main()

@@ -1,0 +1,3 @@
+from experiments.gan_mixture.main import main
+
+main()

@@ -1,0 +1,3 @@
+from experiments.gan_mnist.main import main
+
+main()

@@ -1,0 +1,42 @@
+"""Default config: a small DCGAN (Radford et al. 2016) on embedded MNIST, non-saturating loss.
+
+Every key can be overridden: --config.<key>=<value>.
+"""
+
+import ml_collections
+
+from gen_jax.training import common_config
+
+
+def get_config() -> ml_collections.ConfigDict:
+  c = common_config()
+  c.num_steps = 3000         # generator updates
+  c.batch_size = 64
+  c.learning_rate = 2e-4     # generator; DCGAN's Adam(2e-4, β₁ = 0.5)
+  c.d_learning_rate = 2e-4
+  c.beta1 = 0.5
+  c.beta2 = 0.999
+  c.log_every = 100
+  c.eval_every = 1000
+  c.checkpoint_every = 1000
+  c.dataset = "mnist"
+
+  c.loss = "non_saturating"  # minimax | non_saturating | maximum_likelihood | least_squares
+                             # | wasserstein | wgan_gp | dragan | began
+  c.unroll_steps = 0         # K > 0: unrolled generator objective (Metz et al. 2017)
+  c.d_steps = 1              # discriminator updates per generator update
+  c.conditional = False      # labels to both players (cGAN; projection discriminator)
+  c.minibatch = "none"       # none | discrimination | stddev
+  c.penalty_weight = 10.0    # λ of wgan_gp / dragan
+  c.clip = 0.01              # wasserstein weight clipping
+  c.began_gamma = 0.5
+  c.began_lambda_k = 1e-3
+
+  c.latent_dim = 64
+  c.base_features = 32       # DCGAN width (64 in the paper; 32 keeps CPU runs short)
+  c.d_batch_norm = True      # forced off for wgan_gp / dragan (per-example penalties)
+  c.began_code_dim = 64
+
+  c.eval_samples = 1000      # generated digits for FID / precision / recall (vs 1,000 test)
+  c.num_sample_images = 100
+  return c

@@ -1,0 +1,3 @@
+from experiments.gan_study.main import main
+
+main()

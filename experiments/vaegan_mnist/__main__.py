@@ -1,0 +1,3 @@
+from experiments.vaegan_mnist.main import main
+
+main()
