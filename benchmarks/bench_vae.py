@@ -1,7 +1,7 @@
 """VAE train step: gen_jax (jitted, donated) vs PyTorch eager, same architecture, one run.
 
 784-400-20 MLP VAE, Bernoulli likelihood, Adam, batch 128, dynamic binarization inside the
-step in both. Prints ms/step (median of timed blocks) and the speed ratio.
+step in both. Prints ms/step (median of interleaved timed blocks) and the speed ratio.
 
   python benchmarks/bench_vae.py [--steps 300] [--threads 2]
 """
@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def bench_jax(steps: int, batch: int, repeats: int) -> float:
+def setup_jax(steps: int, batch: int):
   import jax
   import numpy as np
 
@@ -38,17 +38,20 @@ def bench_jax(steps: int, batch: int, repeats: int) -> float:
   for i in range(10):
     state, m = step(state, x, jax.random.fold_in(key, i))
   jax.block_until_ready(state)
-  times = []
-  for r in range(repeats):
+  holder = [state]
+
+  def block():
+    st = holder[0]
     t = time.perf_counter()
     for i in range(steps):
-      state, m = step(state, x, jax.random.fold_in(key, i))
-    jax.block_until_ready(state)
-    times.append((time.perf_counter() - t) / steps)
-  return statistics.median(times)
+      st, _ = step(st, x, jax.random.fold_in(key, i))
+    jax.block_until_ready(st)
+    holder[0] = st
+    return (time.perf_counter() - t) / steps
+  return block
 
 
-def bench_torch(steps: int, batch: int, repeats: int, threads: int) -> float:
+def setup_torch(steps: int, batch: int, threads: int):
   import numpy as np
   import torch
   from torch import nn
@@ -89,13 +92,13 @@ def bench_torch(steps: int, batch: int, repeats: int, threads: int) -> float:
 
   for _ in range(10):
     step()
-  times = []
-  for _ in range(repeats):
+
+  def block():
     t = time.perf_counter()
     for _ in range(steps):
       step()
-    times.append((time.perf_counter() - t) / steps)
-  return statistics.median(times)
+    return (time.perf_counter() - t) / steps
+  return block
 
 
 def main():
@@ -105,8 +108,14 @@ def main():
   parser.add_argument("--batch", type=int, default=128)
   parser.add_argument("--threads", type=int, default=os.cpu_count())
   args = parser.parse_args()
-  t_jax = bench_jax(args.steps, args.batch, args.repeats)
-  t_torch = bench_torch(args.steps, args.batch, args.repeats, args.threads)
+  jax_block = setup_jax(args.steps, args.batch)
+  torch_block = setup_torch(args.steps, args.batch, args.threads)
+  # Interleaved blocks: both frameworks see the same machine load.
+  jax_times, torch_times = [], []
+  for _ in range(args.repeats):
+    jax_times.append(jax_block())
+    torch_times.append(torch_block())
+  t_jax, t_torch = statistics.median(jax_times), statistics.median(torch_times)
   import jax
   import torch
   result = {"device": str(jax.devices()[0].device_kind), "batch": args.batch,

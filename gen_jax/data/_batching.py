@@ -43,13 +43,20 @@ def batch_indices(key: jax.Array, step: int, *, num_examples: int, batch_size: i
 def dynamic_binarize(key: jax.Array, images: jax.Array) -> jax.Array:
   """Bernoulli draw per pixel with probability = intensity (Salakhutdinov & Murray 2008).
 
+  The uniforms have 16-bit resolution: each 32-bit threefry word serves two pixels, which
+  halves the random-number cost of a training step (about 10 % of an MLP-VAE step on CPU).
+  The draw is 1 with probability ⌈65536·p⌉/65536, within 2⁻¹⁶ of p (8-bit image data has
+  resolution 2⁻⁸).
+
   Args:
     key: PRNG key.
     images: [...] intensities in [0, 1].
   Returns:
     float32 array of 0/1 with the shape of `images`.
   """
-  return jax.random.bernoulli(key, images).astype(jnp.float32)
+  bits = jax.random.bits(key, jnp.shape(images), jnp.uint16).astype(jnp.uint32)
+  threshold = jnp.ceil(jnp.clip(images, 0.0, 1.0) * 65536.0).astype(jnp.uint32)
+  return (bits < threshold).astype(jnp.float32)
 
 
 def static_binarize(images: jax.Array, threshold: float = 0.5) -> jax.Array:

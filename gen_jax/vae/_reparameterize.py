@@ -5,6 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from gen_jax.data import dynamic_binarize
+
 
 def reparameterize(key: jax.Array, mean: jax.Array, log_var: jax.Array) -> jax.Array:
   """z = mean + exp(½·log_var)·ε, ε ~ N(0, I) drawn from `key` (Kingma & Welling 2014, §2.4).
@@ -41,10 +43,11 @@ def normal(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Arr
 
 
 def bernoulli(key: jax.Array, p: jax.Array) -> jax.Array:
-  """Bernoulli(p) draws as float32, from one key or from [B] per-example keys."""
+  """Bernoulli(p) draws as float32 (`gen_jax.data.dynamic_binarize`), from one key or from
+  [B] per-example keys."""
   if _is_per_example(key, p.shape):
-    return jax.vmap(lambda k, q: jax.random.bernoulli(k, q))(key, p).astype(jnp.float32)
-  return jax.random.bernoulli(key, p).astype(jnp.float32)
+    return jax.vmap(dynamic_binarize)(key, p)
+  return dynamic_binarize(key, p)
 
 
 def split_key(key: jax.Array, num: int = 2) -> jax.Array:
