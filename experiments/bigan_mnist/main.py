@@ -137,9 +137,7 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   validate(config)
-  data_dir = config.data_dir or None
-  train_data = data.load_dataset(config.dataset, "train", data_dir=data_dir)
-  test_data = data.load_dataset(config.dataset, "test", data_dir=data_dir)
+  train_data, test_data = training.load_train_test(config)
   task = make_task(config, train_data, test_data)
   return training.train(task, config, workdir, train_data)
 

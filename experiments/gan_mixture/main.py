@@ -62,7 +62,8 @@ def ring_dataset(config: ml_collections.ConfigDict) -> data.ArrayDataset:
 
 
 def build_game(config: ml_collections.ConfigDict) -> gan.GANGame:
-  """MLP players of Metz et al. (App. A): G 2×128 ReLU, D 1×128 ReLU, orthogonal(0.8)."""
+  """MLP players after Metz et al. (App. A): G 2×128 ReLU, D 1×128 ReLU, z ∈ R²⁵⁶;
+  orthogonal(0.8) kernel init as in common reproductions."""
   init = (nn.initializers.orthogonal(config.orthogonal_init) if config.orthogonal_init > 0
           else nn.linear.default_kernel_init)
   n_cls = config.num_modes if config.conditional else 0

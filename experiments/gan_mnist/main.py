@@ -111,12 +111,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   runs of experiments.gan_study); loaded here when None.
   """
   validate(config)
-  data_dir = config.data_dir or None
-  if train_data is None:
-    train_data = data.load_dataset(config.dataset, "train", data_dir=data_dir)
-  if test_data is None:
-    test_data = data.load_dataset(config.dataset, "test", data_dir=data_dir)
-  if config.batch_size > len(train_data):
+  if train_data is None or test_data is None:
+    train_data, test_data = training.load_train_test(config)
+  elif config.batch_size > len(train_data):
     raise ValueError(f"--config.batch_size={config.batch_size} is invalid: expected at most "
                      f"the {len(train_data)} training examples")
   task = make_task(config, train_data, test_data)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import ml_collections
 
 from experiments.vae_mnist.config import get_config
-from gen_jax import data
 from gen_jax import training
 from gen_jax import vae
 
@@ -34,12 +33,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   validate(config)
-  data_dir = config.data_dir or None
-  train_data = data.load_dataset(config.dataset, "train", data_dir=data_dir)
-  test_data = data.load_dataset(config.dataset, "test", data_dir=data_dir)
-  if config.batch_size > len(train_data):
-    raise ValueError(f"--config.batch_size={config.batch_size} is invalid: expected at most "
-                     f"the {len(train_data)} training examples")
+  train_data, test_data = training.load_train_test(config)
   task = vae.make_vae_task(config, train_data, test_data)
   return training.train(task, config, workdir, train_data)
 

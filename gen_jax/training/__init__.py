@@ -4,6 +4,7 @@ from gen_jax.training import cli
 from gen_jax.training.checkpoint import CheckpointError
 from gen_jax.training.checkpoint import Checkpointer
 from gen_jax.training.config import common_config
+from gen_jax.training.config import load_train_test
 from gen_jax.training.config import validate_config
 from gen_jax.training.loop import guard_non_finite
 from gen_jax.training.loop import NonFiniteError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ml_collections
 
 from gen_jax.data import EMBEDDED_DATASETS
+from gen_jax.data import load_dataset
 
 COMMON_KEYS = ("seed", "num_steps", "batch_size", "learning_rate", "log_every", "eval_every",
                "checkpoint_every", "dataset")
@@ -54,3 +55,19 @@ def validate_config(config: ml_collections.ConfigDict, *, choices: dict | None =
   for key, allowed in (choices or {}).items():
     if config[key] not in allowed:
       fail(key, f"one of {tuple(allowed)}")
+
+
+def load_train_test(config: ml_collections.ConfigDict):
+  """The train and test splits of `config.dataset` (`config.data_dir` for TFDS), checked
+  against `config.batch_size`.
+
+  Returns:
+    (train, test) `ArrayDataset`s.
+  """
+  data_dir = config.get("data_dir") or None
+  train = load_dataset(config.dataset, "train", data_dir=data_dir)
+  test = load_dataset(config.dataset, "test", data_dir=data_dir)
+  if config.batch_size > len(train):
+    raise ValueError(f"--config.batch_size={config.batch_size} is invalid: expected at most "
+                     f"the {len(train)} training examples")
+  return train, test
