@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from gen_jax import losses
+from gen_jax.vae import _vq
 from gen_jax.vae._reparameterize import normal
 from gen_jax.vae._reparameterize import reparameterize
 from gen_jax.vae._reparameterize import split_key
@@ -215,7 +216,6 @@ class VQVAE(nn.Module):
     return self.codebook.value if self.ema else self.codebook_param
 
   def __call__(self, x: Array) -> dict[str, Any]:
-    from gen_jax.vae import _vq  # pylint: disable=g-import-not-at-top
     z_e = self.encoder(x)
     z_q_st, z_q, codes = _vq.quantize(z_e, self.get_codebook())
     out = self.decoder(z_q_st)

@@ -112,6 +112,11 @@ def make_vae_task(config: ml_collections.ConfigDict, train_data: ArrayDataset,
   def variables(params, extra):
     return {"params": params, **extra}
 
+  def log_weight_fn(params, x, labels):
+    """key -> [B] log p(x, z) − log q(z | x) at one z ~ q(z | x) (for IWAE and log p(x))."""
+    return lambda k: model.apply({"params": params}, x, labels, k,
+                                 method=lambda m, *a: m.elbo_terms(*a)["log_weight"])
+
   def loss_fn(params, state, batch, key):
     images, labels = batch["image"], batch["label"] if conditional else None
     keys = example_keys(key, images.shape[0], axis_name)
@@ -133,10 +138,7 @@ def make_vae_task(config: ml_collections.ConfigDict, train_data: ArrayDataset,
                  "perplexity": _vq.codebook_perplexity(out["codes"], config.num_codes)}
       return per_example.mean(), (metrics, extra)
 
-    def log_weight(k):
-      return model.apply({"params": params}, x, labels, k,
-                         method=lambda m, *a: m.elbo_terms(*a)["log_weight"])
-
+    log_weight = log_weight_fn(params, x, labels)
     terms = model.apply({"params": params}, x, labels, k_z)
     loss, parts = _objectives.negative_elbo(terms, beta=beta_schedule(state.step),
                                             free_bits=config.free_bits)
@@ -171,10 +173,7 @@ def make_vae_task(config: ml_collections.ConfigDict, train_data: ArrayDataset,
                 "codes": out["codes"].reshape(x.shape[0], -1)}
       terms = model.apply({"params": params}, x, labels, keys)
 
-      def log_weight(k):
-        return model.apply({"params": params}, x, labels, k,
-                           method=lambda m, *a: m.elbo_terms(*a)["log_weight"])
-
+      log_weight = log_weight_fn(params, x, labels)
       chunk = min(num_samples, 100)
       ll = _objectives.importance_sampled_log_likelihood(
           log_weight, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys),
