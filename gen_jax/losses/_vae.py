@@ -20,6 +20,12 @@ def _sum_per_example(values: Array) -> Array:
   return values.reshape(values.shape[0], -1).sum(-1)
 
 
+def _flat(x: Array) -> Array:
+  # Elementwise work on [B, D] rather than e.g. [B, 28, 28, 1]: XLA:CPU vectorizes the
+  # innermost axis, and a size-1 channel axis made the Bernoulli log-likelihood 4x slower.
+  return x.reshape(x.shape[0], -1)
+
+
 def _require_same_shape(names: tuple[str, ...], arrays: tuple[Array, ...]) -> None:
   shapes = [jnp.shape(a) for a in arrays]
   if any(s != shapes[0] for s in shapes):
@@ -67,7 +73,8 @@ def bernoulli_log_likelihood(x: Array, logits: Array) -> Array:
     [B] log-likelihood in nats (≤ 0 for binary x).
   """
   _require_same_shape(("x", "logits"), (x, logits))
-  return _sum_per_example(x * logits - jax.nn.softplus(logits))
+  x, logits = _flat(x), _flat(logits)
+  return (x * logits - jax.nn.softplus(logits)).sum(-1)
 
 
 def gaussian_log_likelihood(x: Array, mean: Array, log_var: Array | float = 0.0) -> Array:

@@ -6,10 +6,12 @@ from gen_jax.training.checkpoint import Checkpointer
 from gen_jax.training.config import common_config
 from gen_jax.training.config import load_train_test
 from gen_jax.training.config import validate_config
+from gen_jax.training.loop import compile_steps
 from gen_jax.training.loop import guard_non_finite
 from gen_jax.training.loop import NonFiniteError
 from gen_jax.training.loop import Task
 from gen_jax.training.loop import train
+from gen_jax.training.loop import without_metrics
 from gen_jax.training.sharding import batch_sharding
 from gen_jax.training.sharding import data_mesh
 from gen_jax.training.sharding import put_batch

@@ -4,6 +4,7 @@ import gzip
 import struct
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -94,3 +95,14 @@ def test_dynamic_binarization_is_bernoulli():
   freq = np.asarray(draws).mean(0)
   np.testing.assert_array_less(np.abs(freq - p), 5 * np.sqrt(p * (1 - p) / n) + 1e-9)
   np.testing.assert_array_equal(data.static_binarize(p), (p > 0.5).astype(np.float32))
+
+
+def test_dynamic_binarization_is_the_16_bit_threshold_rule():
+  # Draw is 1 iff the top 16 bits of the pixel's threefry word are below ceil(65536 p).
+  key = jax.random.key(4)
+  images = np.random.default_rng(1).uniform(size=(3, 5, 5, 1)).astype(np.float32)
+  images[0, 0, 0, 0], images[0, 0, 1, 0] = 0.0, 1.0
+  words = np.asarray(jax.random.bits(key, (images.size,), jnp.uint32)) >> 16
+  expected = (words < np.ceil(images.ravel() * 65536.0)).astype(np.float32)
+  np.testing.assert_array_equal(jax.jit(data.dynamic_binarize)(key, images),
+                                expected.reshape(images.shape))
