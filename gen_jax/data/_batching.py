@@ -7,7 +7,6 @@ storing any iterator state in the checkpoint.
 from __future__ import annotations
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp

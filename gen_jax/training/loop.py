@@ -185,7 +185,9 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
     train_data: examples to batch from.
     devices: devices to shard the batch over (default: all of `jax.devices()`).
   Returns:
-    The final evaluation (also written to workdir/results.json).
+    The final evaluation plus `train_seconds` (the wall time of this call's training loop),
+    also written to workdir/results.json. A workdir whose run already finished at
+    num_steps returns its results.json unchanged.
   Raises:
     NonFiniteError: if a step produced a non-finite loss or state; the message names the
       step and the checkpoints on disk are those of earlier, finite steps.
@@ -222,6 +224,16 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
     logging.info("resumed from %s at step %d", ckpt.directory, start)
   # Written only once the state is known to fit it, so a refused resume leaves it intact.
   _write_config(workdir, config)
+  results_path = os.path.join(workdir, "results.json")
+  if start >= config.num_steps and os.path.exists(results_path):
+    with open(results_path) as f:
+      finished = json.load(f)
+    if finished.get("step") == start:
+      # Re-running a finished command: report its results, append nothing. (Delete
+      # results.json to evaluate again, or raise num_steps to train on.)
+      logging.info("%s already finished at step %d", workdir, start)
+      ckpt.close()
+      return finished
 
   lean_step, full_step = compile_steps(task, mesh)
   writer = outputs.MetricsWriter(workdir, resume_step=start)
@@ -246,6 +258,7 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
           f"discarded. Last good checkpoint: step {ckpt.latest_step()} in {ckpt.directory}.")
 
   t0, last_log_step = time.perf_counter(), start
+  loop_start = time.perf_counter()
   pending = None  # (ok, step) of the last step, checked one step late to keep dispatch async
   try:
     for step in range(start, config.num_steps):
@@ -290,12 +303,15 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
     progress.close()
     ckpt.close()
 
+  train_seconds = time.perf_counter() - loop_start
   final_step = int(state.step)
   results = {"step": final_step, **{k[len("eval_"):]: v for k, v in
                                     evaluate_and_sample(state, final_step, final=True).items()}}
   writer.write(final_step, {f"final_{k}": v for k, v in results.items() if k != "step"})
   writer.close()
-  with open(os.path.join(workdir, "results.json"), "w") as f:
-    json.dump(outputs.to_python(results), f, indent=2, sort_keys=True)
+  # Wall time of this invocation's training loop (a resumed run counts its own part only).
+  results = outputs.to_python({**results, "train_seconds": round(train_seconds, 3)})
+  with open(results_path, "w") as f:
+    json.dump(results, f, indent=2, sort_keys=True)
   outputs.plot_curves(workdir, task.plot_keys)
   return results

@@ -6,7 +6,6 @@ import os
 import chex
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 import pytest
@@ -97,6 +96,17 @@ def test_resume_is_bitwise_identical(tmp_path, digits):
   straight, resumed = records("straight"), records("resumed")
   # The resumed run also logged its planned stop at step 3; everything else is identical.
   assert [r for r in resumed if r["step"] != 3] == straight
+
+
+def test_rerunning_a_finished_run_reports_it_and_appends_nothing(tmp_path, digits):
+  config = tiny_config(num_steps=3)
+  first = _run(config, tmp_path, digits)
+  assert first["train_seconds"] > 0
+  lines = (tmp_path / "metrics.jsonl").read_text()
+  again = _run(config, tmp_path, digits)
+  assert again == json.loads((tmp_path / "results.json").read_text())
+  assert again["test_elbo"] == pytest.approx(first["test_elbo"])
+  assert (tmp_path / "metrics.jsonl").read_text() == lines
 
 
 def test_step_is_traced_once_per_form(tmp_path, digits):
