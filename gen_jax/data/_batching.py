@@ -45,11 +45,10 @@ def batch_indices(key: jax.Array, step: int, *, num_examples: int, batch_size: i
 def dynamic_binarize(key: jax.Array, images: jax.Array) -> jax.Array:
   """Bernoulli draw per pixel with probability = intensity (Salakhutdinov & Murray 2008).
 
-  The uniforms have 16-bit resolution and two pixels share one 32-bit Threefry word (low half
-  for the even, high half for the odd position of the flattened array), drawn with
-  `gen_jax.prng.bits`: together 8× less random-number work than
-  `jax.random.bernoulli`, which was a quarter of an MLP-VAE step on CPU. The draw is 1 with
-  probability ⌈65536·p⌉/65536, within 2⁻¹⁶ of p (8-bit image data has resolution 2⁻⁸).
+  The uniform of each pixel is the top 16 bits of its word of `gen_jax.prng.bits` (bit for
+  bit `jax.random.bits`, but lowered so XLA:CPU vectorizes it: through `jax.random` the
+  noise was a quarter of an MLP-VAE step on CPU). The draw is 1 with probability
+  ⌈65536·p⌉/65536, within 2⁻¹⁶ of p (8-bit image data has resolution 2⁻⁸).
 
   Args:
     key: PRNG key (one key; vmap for per-example keys).
