@@ -5,6 +5,7 @@ from gen_jax.nets.conv import ConvEncoder
 from gen_jax.nets.conv import one_hot_channels
 from gen_jax.nets.conv import SpatialDecoder
 from gen_jax.nets.conv import SpatialEncoder
+from gen_jax.nets.mlp import flatten_with_labels
 from gen_jax.nets.mlp import MLP
 from gen_jax.nets.minibatch import MinibatchDiscrimination
 from gen_jax.nets.minibatch import MinibatchStddev

@@ -55,9 +55,13 @@ class ConvDecoder(nn.Module):
     return nn.Conv(c, (3, 3), padding="SAME", name="out")(x)
 
 
-def one_hot_channels(labels: jax.Array, num_classes: int, spatial: Sequence[int]) -> jax.Array:
+def one_hot_channels(labels: jax.Array | None, num_classes: int, spatial: Sequence[int],
+                     dtype=jnp.float32) -> jax.Array:
   """Labels [B] -> one-hot feature maps [B, H, W, num_classes] to concatenate to images."""
-  oh = jax.nn.one_hot(labels, num_classes)
+  if labels is None:
+    raise ValueError(f"this network is conditional (num_classes={num_classes}): pass "
+                     "labels [B]")
+  oh = jax.nn.one_hot(labels, num_classes, dtype=dtype)
   return jnp.broadcast_to(oh[:, None, None, :], (labels.shape[0], *spatial, num_classes))
 
 

@@ -12,16 +12,8 @@ from typing import Callable, Sequence
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
-
-def _flat_with_labels(x: jax.Array, labels: jax.Array | None, num_classes: int) -> jax.Array:
-  x = x.reshape(x.shape[0], -1)
-  if num_classes:
-    if labels is None:
-      raise ValueError("this player is conditional (num_classes > 0): pass labels [B]")
-    x = jnp.concatenate([x, jax.nn.one_hot(labels, num_classes, dtype=x.dtype)], -1)
-  return x
+from gen_jax.nets.mlp import flatten_with_labels
 
 
 class MLPGenerator(nn.Module):
@@ -45,7 +37,7 @@ class MLPGenerator(nn.Module):
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, *,
                train: bool = False) -> jax.Array:
     del train
-    h = _flat_with_labels(z, labels, self.num_classes)
+    h = flatten_with_labels(z, labels, self.num_classes)
     for i, width in enumerate(self.hidden):
       h = self.activation(nn.Dense(width, kernel_init=self.kernel_init, name=f"dense_{i}")(h))
     out = nn.Dense(math.prod(self.output_shape), kernel_init=self.kernel_init,
@@ -77,7 +69,7 @@ class MLPDiscriminator(nn.Module):
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *,
                train: bool = False) -> jax.Array:
     del train
-    h = _flat_with_labels(x, labels, self.num_classes)
+    h = flatten_with_labels(x, labels, self.num_classes)
     for i, width in enumerate(self.hidden):
       h = self.activation(nn.Dense(width, kernel_init=self.kernel_init, name=f"dense_{i}")(h))
     if self.minibatch_layer is not None:
@@ -102,10 +94,10 @@ class MLPAutoencoder(nn.Module):
   def __call__(self, x: jax.Array, labels: jax.Array | None = None, *,
                train: bool = False) -> jax.Array:
     del train
-    h = _flat_with_labels(x, labels, self.num_classes)
+    h = flatten_with_labels(x, labels, self.num_classes)
     for i, width in enumerate(self.hidden):
       h = self.activation(nn.Dense(width, name=f"enc_{i}")(h))
-    h = _flat_with_labels(nn.Dense(self.code_dim, name="code")(h), labels, self.num_classes)
+    h = flatten_with_labels(nn.Dense(self.code_dim, name="code")(h), labels, self.num_classes)
     for i, width in enumerate(reversed(self.hidden)):
       h = self.activation(nn.Dense(width, name=f"dec_{i}")(h))
     out = nn.Dense(math.prod(x.shape[1:]), name="out")(h)

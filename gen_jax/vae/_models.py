@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from gen_jax import losses
+from gen_jax import nets
 from gen_jax.vae import _vq
 from gen_jax.vae._reparameterize import normal
 from gen_jax.vae._reparameterize import reparameterize
@@ -28,16 +29,6 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 def _log_normal(z: Array, mean: Array, log_var: Array) -> Array:
   return losses.gaussian_log_likelihood(z, mean, log_var)
-
-
-def _with_labels(x: Array, labels: Array | None, num_classes: int) -> Array:
-  """Flattens x and appends a one-hot label when the model is conditional."""
-  x = x.reshape(x.shape[0], -1)
-  if num_classes:
-    if labels is None:
-      raise ValueError("this VAE is conditional (num_classes > 0): pass labels [B]")
-    x = jnp.concatenate([x, jax.nn.one_hot(labels, num_classes, dtype=x.dtype)], -1)
-  return x
 
 
 class ObservationModel(nn.Module):
@@ -87,18 +78,17 @@ class VAE(nn.Module):
 
   def encode(self, x: Array, labels: Array | None = None) -> tuple[Array, Array]:
     if self.flatten_input:
-      h = _with_labels(x, labels, self.num_classes)
+      h = nets.flatten_with_labels(x, labels, self.num_classes)
     else:
       h = x
       if self.num_classes:
-        oh = jax.nn.one_hot(labels, self.num_classes, dtype=x.dtype)
-        h = jnp.concatenate([x, jnp.broadcast_to(oh[:, None, None], (*x.shape[:3],
-                                                                     self.num_classes))], -1)
+        h = jnp.concatenate(
+            [x, nets.one_hot_channels(labels, self.num_classes, x.shape[1:3], x.dtype)], -1)
     mean, log_var = jnp.split(self.posterior(self.encoder(h)), 2, axis=-1)
     return mean, log_var
 
   def decode(self, z: Array, labels: Array | None = None) -> Array:
-    out = self.decoder(_with_labels(z, labels, self.num_classes))
+    out = self.decoder(nets.flatten_with_labels(z, labels, self.num_classes))
     return out.reshape(z.shape[0], *self.image_shape)
 
   def mean_image(self, z: Array, labels: Array | None = None) -> Array:
@@ -147,7 +137,7 @@ class HierarchicalVAE(nn.Module):
     self.observation = ObservationModel(self.likelihood, tuple(self.image_shape))
 
   def _top_down(self, z2: Array, labels: Array | None) -> Array:
-    return self.top_down(_with_labels(z2, labels, self.num_classes))
+    return self.top_down(nets.flatten_with_labels(z2, labels, self.num_classes))
 
   def _prior1(self, d: Array) -> tuple[Array, Array]:
     mean, log_var = jnp.split(self.p1(d), 2, -1)
@@ -166,7 +156,7 @@ class HierarchicalVAE(nn.Module):
 
   def elbo_terms(self, x: Array, labels: Array | None, key: Array) -> dict[str, Array]:
     k2, k1 = split_key(key)
-    h1 = self.encoder1(_with_labels(x, labels, self.num_classes))
+    h1 = self.encoder1(nets.flatten_with_labels(x, labels, self.num_classes))
     h2 = self.encoder2(h1)
     mean2, log_var2 = jnp.split(self.q2(h2), 2, -1)
     z2 = reparameterize(k2, mean2, log_var2)
