@@ -114,6 +114,12 @@ def without_metrics(step_fn):
   return lean
 
 
+def _shardings(task: Task, mesh) -> tuple[Any, Any]:
+  """(replicated, batch) shardings: state and keys on every device, examples split."""
+  return (sharding.replicated(mesh),
+          sharding.batch_sharding(mesh, leading_axes=int(task.batches_per_step > 1)))
+
+
 def compile_steps(task: Task, mesh) -> tuple[Callable, Callable]:
   """The jitted, donated, sharded steps the loop runs: (lean, full).
 
@@ -121,8 +127,7 @@ def compile_steps(task: Task, mesh) -> tuple[Callable, Callable]:
   `full` returns all of the task's metrics (for log steps), `lean` only the loss (the
   rest of the time). Benchmarks time these, so they measure what training runs.
   """
-  rep = sharding.replicated(mesh)
-  batch_shard = sharding.batch_sharding(mesh, leading_axes=int(task.batches_per_step > 1))
+  rep, batch_shard = _shardings(task, mesh)
 
   def jit(fn):
     return jax.jit(guard_non_finite(fn), donate_argnums=0,
@@ -198,8 +203,7 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
   _check_resumable_config(workdir, config)
   mesh = sharding.data_mesh(devices)
   sharding.check_divisible(config.batch_size, mesh)
-  rep = sharding.replicated(mesh)
-  batch_shard = sharding.batch_sharding(mesh, leading_axes=int(task.batches_per_step > 1))
+  rep, batch_shard = _shardings(task, mesh)
 
   root = jax.random.key(config.seed)
   init_key, step_key, data_key, eval_key, sample_key = (
