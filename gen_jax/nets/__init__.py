@@ -1,5 +1,6 @@
 """Flax (linen) architectures shared by all families. Families import these, never the reverse."""
 
+from gen_jax.nets.batch_norm import BatchNorm
 from gen_jax.nets.conv import ConvDecoder
 from gen_jax.nets.conv import ConvEncoder
 from gen_jax.nets.conv import one_hot_channels

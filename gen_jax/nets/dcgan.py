@@ -9,12 +9,12 @@ Spatial plan: the image side is halved while it stays even and ≥ 4 after halvi
 28 → 14 → 7 (two stride-2 layers) and 32 → 16 → 8 → 4 (three). Feature widths double
 per halving from `base_features`.
 
-By default G's 4×4 stride-2 transposed convolutions use `gen_jax.nets.fast_conv`
-(the same function and parameters as `flax.linen.ConvTranspose`, with its weight
-gradient computed as an ordinary strided convolution's), which makes the train step several times faster on
-XLA:CPU; `fast_conv=False` selects `flax.linen.ConvTranspose` (see
-benchmarks/bench_dcgan.py). D's strided convolutions are `flax.linen.Conv`: XLA's own
-gradients for them measured faster than GEMM (im2col) alternatives.
+By default the convolutions are `gen_jax.nets.fast_conv`'s (the same functions and
+parameters as `flax.linen.ConvTranspose` / `Conv`, computed by phase decomposition and
+adjoint gradients, several times faster on XLA:CPU for G's transposed convs and 1.4× for
+the input gradient of D's); `fast_conv=False` selects `flax.linen`'s. Batch norm is
+`gen_jax.nets.batch_norm.BatchNorm` (flax.linen.BatchNorm's function and variables, fused
+backward pass). See benchmarks/bench_dcgan.py.
 
 Both modules follow the linen convention: `train=True` uses batch statistics and
 updates the `batch_stats` collection (`mutable=["batch_stats"]`), `train=False` uses the
@@ -27,8 +27,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gen_jax.nets import minibatch as gan_layers
 from gen_jax.nets import fast_conv
+from gen_jax.nets import minibatch as gan_layers
+from gen_jax.nets.batch_norm import BatchNorm
 
 Array = jax.Array
 
@@ -55,10 +56,9 @@ def _check_image_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
   return tuple(image_shape)
 
 
-def _batch_norm(train: bool, name: str) -> nn.BatchNorm:
+def _batch_norm(train: bool, name: str) -> BatchNorm:
   # momentum 0.9 ≙ PyTorch's default momentum 0.1 used by the reference DCGAN code.
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                      name=name)
+  return BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name=name)
 
 
 def _labels(labels: Array | None, num_classes: int | None, batch: int) -> Array | None:
@@ -83,7 +83,7 @@ class DCGANGenerator(nn.Module):
       (Mirza & Osindero 2014).
     batch_norm: batch norm after the projection and each hidden transposed conv.
     fast_conv: `gen_jax.nets.fast_conv.ConvTranspose` (default; same function and
-      params, fast weight gradient on CPU) or `flax.linen.ConvTranspose`.
+      params, fast on CPU) or `flax.linen.ConvTranspose`.
   """
   image_shape: Sequence[int] = (28, 28, 1)
   base_features: int = 64
@@ -137,6 +137,8 @@ class DCGANDiscriminator(nn.Module):
       final feature map.
     minibatch_discrimination: append minibatch-discrimination features (Salimans et al.
       2016) to the flattened features; `mbd_kernels` × `mbd_kernel_dim` is T's shape.
+    fast_conv: `gen_jax.nets.fast_conv.Conv` (default; same function and params, fast
+      input gradient on CPU) or `flax.linen.Conv`.
   """
   base_features: int = 64
   num_classes: int | None = None
@@ -145,6 +147,7 @@ class DCGANDiscriminator(nn.Module):
   minibatch_discrimination: bool = False
   mbd_kernels: int = 100
   mbd_kernel_dim: int = 5
+  fast_conv: bool = True
 
   @nn.compact
   def __call__(self, x: Array, labels: Array | None = None, *, train: bool) -> Array:
@@ -153,9 +156,10 @@ class DCGANDiscriminator(nn.Module):
     _, halvings = spatial_plan(_check_image_shape(x.shape[1:])[0])
     labels = _labels(labels, self.num_classes, x.shape[0])
     h, features = x, self.base_features
+    conv = fast_conv.Conv if self.fast_conv else nn.Conv
     for i in range(halvings):
       normalized = self.batch_norm and i > 0
-      h = nn.Conv(features, _KERNEL, strides=(2, 2), padding="SAME",
+      h = conv(features, _KERNEL, strides=(2, 2), padding="SAME",
                use_bias=not normalized, kernel_init=_INIT, name=f"conv{i}")(h)
       if normalized:
         h = _batch_norm(train, f"conv{i}_bn")(h)

@@ -1,32 +1,38 @@
-"""A transposed convolution with a fast weight gradient on XLA:CPU.
+"""Strided and transposed 2-D convolutions with fast forward and backward passes on XLA:CPU.
 
-Why: XLA:CPU lowers the *weight gradient* of `lax.conv_transpose` to a convolution over
-the s-dilated input that runs at ~1–6 GFLOP/s; for DCGAN's 7×7×128 → 14×14×64 layer at
-batch 128 it alone takes 0.3–1 s, most of the train step. Ordinary strided
-convolutions do not have this problem: XLA computes their forward pass, input gradient
-and weight gradient at GEMM speed (100+ GFLOP/s on 2 cores).
+Same functions and parameters as `flax.linen.Conv` / `flax.linen.ConvTranspose` with
+'SAME' padding (NHWC, kernel [kh, kw, in, out]); only the way XLA is asked to compute them
+differs. Three rewrites, each exact algebra (results equal XLA's own up to float32
+summation order; tests/nets/test_fast_conv.py checks outputs and gradients against Flax):
 
-The fix is exact algebra, via `custom_vjp`. With Flax's semantics
-  y = conv_transpose(x, W),  y[o] = Σ_t W[t]·x_dil[o + t − lo]
-(x dilated by s, 'SAME' padding lo, kernel not flipped), its adjoint in x is the
-ordinary strided correlation A(dy; V) = conv(dy, V, stride s) with V = W flipped
-spatially, in/out channels swapped (padding P = k − 1 − lo). So
-  dx = A(dy; V),  and because ⟨dy, conv_transpose(x, W)⟩ = ⟨A(dy; V), x⟩,
-  dW = flip/swap of ∂⟨A(dy; V), x⟩/∂V,
-the weight gradient of an *ordinary* strided convolution (input dy, cotangent x) —
-XLA's fast path. The forward pass stays `lax.conv_transpose`. Results equal XLA's own
-gradients up to float32 summation order.
+1. **Transposed convolutions by phases.** XLA:CPU runs a transposed (input-dilated)
+   convolution ~1.5× slower than an ordinary one of the same FLOPs. With stride s,
+   output position o = s·i + p of y = conv_transpose(x, W) only meets the kernel taps
+   t ≡ lo − p (mod s), so each of the s² output phases p is an ordinary stride-1
+   correlation of x with the sub-kernel W[t₀(p)::s] (shifted by d_p); the phases are
+   then interleaved:
+     y[s·i + p] = Σ_u W[t₀ + s·u] · x[i + u + d_p].
+   Same FLOPs, no multiplications by the dilation's zeros.
+2. **Input gradient of a strided convolution** = a transposed convolution of the
+   cotangent with the kernel flipped and its in/out channels swapped (low padding
+   k − 1 − lo), computed by phases as in 1.
+3. **Weight gradient of a transposed convolution** (the reason this module was written):
+   XLA:CPU lowers it to a convolution over the s-dilated input at ~1–6 GFLOP/s. Its
+   adjoint in x is the ordinary strided correlation A(dy; V) = conv(dy, V, stride s),
+   V = W flipped and swapped, so ⟨dy, conv_transpose(x, W)⟩ = ⟨A(dy; V), x⟩ and dW is
+   the weight gradient of that *ordinary* strided conv at input dy with cotangent x.
 
-Alternatives measured on the DCGAN layer (2-core CPU, ms for the weight gradient; see
-benchmarks/bench_dcgan.py for the whole step): XLA's own VJP ~280–1000; k·k GEMMs of x
-with strided slices of dy, stacked in one batched GEMM ~34–50; this adjoint ~18.
-Phase decomposition (s² stride-1 sub-convolutions) and im2col + GEMM forwards were
-slower still: XLA:CPU concatenates strided slices at < 1 GB/s.
-
-`ConvTranspose` mirrors `flax.linen.ConvTranspose` (NHWC, kernel [kh, kw, in, out],
-same param names and shapes; padding 'SAME'), so params are interchangeable;
-tests/nets/test_fast_conv.py checks outputs and gradients against Flax.
+Measured on the DCGAN layers (batch 128, 2-core CPU, the Eigen convolutions that
+`gen_jax.training.compiler` selects; benchmarks/bench_dcgan.py times the whole step): the
+7×7×128 → 14×14×64 transposed conv 15.9 ms as XLA's dilated conv, 11.2 ms by phases; the
+input gradient of D's 14×14×64 → 7×7×128 conv 15.1 → 11.0 ms; the transposed conv's weight
+gradient ~280–1000 → 11.5 ms by the adjoint (k·k GEMMs of x with strided slices of dy,
+stacked in one batched GEMM: 34–50 ms). Phases lose below 16 output channels (the
+1-channel image layers), where the dilated conv is kept. im2col + GEMM forms were slower
+still: XLA:CPU's fused slices, pads and concatenations copy at 1–3 GB/s.
 """
+
+from __future__ import annotations
 
 import functools
 from typing import Callable, Sequence
@@ -38,6 +44,7 @@ from jax import lax
 
 Array = jax.Array
 Initializer = Callable[..., Array]
+Padding = tuple[tuple[int, int], tuple[int, int]]
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 
 
@@ -50,69 +57,221 @@ def _pair(value, name: str) -> tuple[int, int]:
   return value
 
 
-def _same_lo(k: int, s: int) -> int:
-  """Low padding of the dilated input in `lax.conv_transpose(..., 'SAME')`."""
-  return k - 1 if s > k - 1 else -(-(k + s - 2) // 2)
+def _flip_swap(kernel: Array) -> Array:
+  """[kh, kw, I, O] -> spatially flipped [kh, kw, O, I]: the adjoint's kernel."""
+  return jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2)
 
 
-def _conv_transpose(x: Array, kernel: Array, strides: tuple[int, int]) -> Array:
-  return lax.conv_transpose(x, kernel, strides, "SAME", dimension_numbers=_DIMENSIONS)
+def conv_padding(n: int, k: int, s: int) -> tuple[int, int]:
+  """(low, high) padding of an ordinary conv with padding 'SAME' (XLA's / Flax's rule)."""
+  out = -(-n // s)
+  total = max((out - 1) * s + k - n, 0)
+  return total // 2, total - total // 2
+
+
+def conv_transpose_padding(k: int, s: int) -> tuple[int, int]:
+  """(low, high) padding of the s-dilated input in `lax.conv_transpose(..., 'SAME')`."""
+  low = k - 1 if s > k - 1 else -(-(k + s - 2) // 2)
+  return low, k + s - 2 - low
+
+
+def _dilated_conv(x: Array, kernel: Array, strides: tuple[int, int],
+                  padding: Padding) -> Array:
+  """XLA's own transposed conv: stride-1 conv of the s-dilated, padded x (reference form)."""
+  return lax.conv_general_dilated(x, kernel, (1, 1), padding, lhs_dilation=strides,
+                                  dimension_numbers=_DIMENSIONS)
+
+
+def _phase_plan(n: int, k: int, s: int, low: int, high: int):
+  """Per output phase p: (first tap t₀, input offset d_p, phase length), and the length.
+
+  Output o = s·i + p of the dilated correlation meets input m only through the taps
+  t ≡ low − p (mod s): m = i + u + d_p for tap t₀ + s·u.
+  """
+  out = s * (n - 1) + 1 + low + high - k + 1
+  plan = []
+  for p in range(s):
+    t0 = (low - p) % s
+    plan.append((t0, (p + t0 - low) // s, max(0, -(-(out - p) // s))))
+  return plan, out
+
+
+def transposed_conv_by_phases(x: Array, kernel: Array, strides: tuple[int, int],
+                              padding: Padding) -> Array:
+  """`_dilated_conv(x, kernel, strides, padding)` as s_h·s_w interleaved stride-1 convs.
+
+  Args:
+    x: [N, H, W, C]; kernel: [kh, kw, C, F] (not flipped); strides: (s_h, s_w);
+    padding: ((lo, hi), (lo, hi)) of the dilated input, as in `lax.conv_general_dilated`.
+  Returns:
+    [N, H', W', F], H' = s_h(H − 1) + 1 + lo + hi − kh + 1 (likewise W').
+  """
+  (kh, kw), (sh, sw) = kernel.shape[:2], strides
+  plan_h, out_h = _phase_plan(x.shape[1], kh, sh, *padding[0])
+  plan_w, out_w = _phase_plan(x.shape[2], kw, sw, *padding[1])
+  rows_h, rows_w = -(-out_h // sh), -(-out_w // sw)
+  phases = []
+  for t0h, dh, len_h in plan_h:
+    row = []
+    for t0w, dw, len_w in plan_w:
+      sub = kernel[t0h::sh, t0w::sw]
+      if sub.shape[0] == 0 or sub.shape[1] == 0 or len_h == 0 or len_w == 0:
+        y = jnp.zeros((x.shape[0], len_h, len_w, kernel.shape[3]), x.dtype)
+      else:
+        # The phase reads input rows d_p … d_p + len + taps − 2, zero outside x: the
+        # conv's own padding where that reaches beyond x (no separate pad op), a crop
+        # of x where it stops short.
+        pads = ((-dh, dh + len_h + sub.shape[0] - 1 - x.shape[1]),
+                (-dw, dw + len_w + sub.shape[1] - 1 - x.shape[2]))
+        crop = [(max(0, -lo), n - max(0, -hi)) for (lo, hi), n in zip(pads, x.shape[1:3])]
+        xc = x[:, crop[0][0]:crop[0][1], crop[1][0]:crop[1][1]]
+        y = lax.conv_general_dilated(xc, sub, (1, 1),
+                                     [(max(0, lo), max(0, hi)) for lo, hi in pads],
+                                     dimension_numbers=_DIMENSIONS)
+      row.append(jnp.pad(y, ((0, 0), (0, rows_h - len_h), (0, rows_w - len_w), (0, 0))))
+    phases.append(jnp.stack(row, axis=3))        # [N, rows_h, rows_w, s_w, F]
+  y = jnp.stack(phases, axis=2)                  # [N, rows_h, s_h, rows_w, s_w, F]
+  y = y.reshape(x.shape[0], rows_h * sh, rows_w * sw, kernel.shape[3])
+  return y[:, :out_h, :out_w]
+
+
+# Below this many output channels XLA's dilated conv wins: 14×14×64 → 28×28×F at batch 128
+# took 2.2 / 4.3 / 9.5 / 18.8 ms for F = 1 / 4 / 8 / 16, by phases 5.2 / 13.2 / 10.2 / 9.1.
+_MIN_PHASE_FEATURES = 16
+
+
+def _transposed_conv(x, kernel, strides, padding):
+  """Phases where they pay (stride > 1, ≥ 16 output channels), XLA's dilated conv else."""
+  if strides == (1, 1) or kernel.shape[3] < _MIN_PHASE_FEATURES:
+    return _dilated_conv(x, kernel, strides, padding)
+  return transposed_conv_by_phases(x, kernel, strides, padding)
+
+
+# ------------------------------------------------------------- transposed convolution
+
+
+def _conv_transpose_pads(kernel_hw, strides) -> Padding:
+  return tuple(conv_transpose_padding(k, s) for k, s in zip(kernel_hw, strides))
+
+
+def _adjoint_pads(n_in, n_out, kernel_hw, strides, pads) -> Padding:
+  """Padding of the strided conv A(dy; V) that is the adjoint of a dilated conv."""
+  out = []
+  for n, m, k, s, (low, _) in zip(n_in, n_out, kernel_hw, strides, pads):
+    a = k - 1 - low
+    out.append((a, s * (n - 1) + k - a - m))
+  return tuple(out)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _conv_transpose_adjoint_vjp(x: Array, kernel: Array, strides: tuple[int, int]) -> Array:
-  return _conv_transpose(x, kernel, strides)
+def _conv_transpose_same(x: Array, kernel: Array, strides: tuple[int, int]) -> Array:
+  return _transposed_conv(x, kernel, strides, _conv_transpose_pads(kernel.shape[:2], strides))
 
 
-def _forward(x, kernel, strides):
-  return _conv_transpose(x, kernel, strides), (x, kernel)
+def _conv_transpose_fwd(x, kernel, strides):
+  return _conv_transpose_same(x, kernel, strides), (x, kernel)
 
 
-def _backward(strides, residuals, dy):
+def _conv_transpose_bwd(strides, residuals, dy):
   x, kernel = residuals
-  kh, kw = kernel.shape[:2]
-  (sh, sw), (h, w), (ho, wo) = strides, x.shape[1:3], dy.shape[1:3]
-  # The adjoint of x ↦ conv_transpose(x, W) is the strided correlation
-  # A(dy; V) = conv(dy, V, stride s, pads (P, ·)) with V = W flipped spatially and with
-  # in/out channels swapped, P = k − 1 − lo. Hence dx = A(dy; V), and since
-  # ⟨dy, conv_transpose(x, W)⟩ = ⟨A(dy; V), x⟩ for all x, dy, the weight gradient is
-  # the weight gradient of that *ordinary* strided conv at input dy with cotangent x.
-  pads = []
-  for k, s, n_in, n_out in ((kh, sh, h, ho), (kw, sw, w, wo)):
-    low = k - 1 - _same_lo(k, s)
-    pads.append((low, s * (n_in - 1) + k - low - n_out))
-  adjoint_kernel = jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2)
+  pads = _adjoint_pads(x.shape[1:3], dy.shape[1:3], kernel.shape[:2], strides,
+                       _conv_transpose_pads(kernel.shape[:2], strides))
 
   def adjoint(v):
-    return lax.conv_general_dilated(dy, v, (sh, sw), pads, dimension_numbers=_DIMENSIONS)
+    return lax.conv_general_dilated(dy, v, strides, pads, dimension_numbers=_DIMENSIONS)
 
-  dx, adjoint_vjp = jax.vjp(adjoint, adjoint_kernel)
+  # dx = A(dy; V); since ⟨dy, conv_transpose(x, W)⟩ = ⟨A(dy; V), x⟩ for all x, dy, the
+  # kernel gradient is the weight gradient of that ordinary strided conv (cotangent x).
+  dx, adjoint_vjp = jax.vjp(adjoint, _flip_swap(kernel))
   (dv,) = adjoint_vjp(x)
-  return dx, jnp.flip(dv, (0, 1)).transpose(0, 1, 3, 2)
+  return dx, _flip_swap(dv)
 
 
-_conv_transpose_adjoint_vjp.defvjp(_forward, _backward)
+_conv_transpose_same.defvjp(_conv_transpose_fwd, _conv_transpose_bwd)
 
 
 def conv_transpose2d(x: Array, kernel: Array, *, strides=(2, 2)) -> Array:
-  """`lax.conv_transpose(x, kernel, strides, 'SAME')` (NHWC, HWIO) with a fast VJP.
+  """`lax.conv_transpose(x, kernel, strides, 'SAME')` (NHWC, HWIO), fast on XLA:CPU.
 
   Args:
     x: [N, H, W, C] input.
     kernel: [kh, kw, C, F] kernel (Flax ConvTranspose layout, not flipped).
     strides: (sh, sw).
   Returns:
-    [N, sh·H, sw·W, F], identical to Flax's ConvTranspose(padding='SAME'); the weight
-    gradient equals XLA's up to float32 summation order.
+    [N, sh·H, sw·W, F], equal to Flax's ConvTranspose(padding='SAME') up to float32
+    summation order, in value and in both gradients.
   """
   if x.ndim != 4 or kernel.ndim != 4 or kernel.shape[2] != x.shape[3]:
     raise ValueError(f"expected x [N, H, W, C] and kernel [kh, kw, C, F], got "
                      f"{x.shape} and {kernel.shape}.")
-  return _conv_transpose_adjoint_vjp(x, kernel, _pair(strides, "strides"))
+  return _conv_transpose_same(x, kernel, _pair(strides, "strides"))
 
 
-class ConvTranspose(nn.Module):
-  """Drop-in for `flax.linen.ConvTranspose(padding='SAME')` (2-D, NHWC), fast on CPU."""
+# ------------------------------------------------------------- strided convolution
+
+
+def _conv_pads(hw, kernel_hw, strides) -> Padding:
+  return tuple(conv_padding(n, k, s) for n, k, s in zip(hw, kernel_hw, strides))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _conv_same(x: Array, kernel: Array, strides: tuple[int, int]) -> Array:
+  return lax.conv_general_dilated(x, kernel, strides,
+                                  _conv_pads(x.shape[1:3], kernel.shape[:2], strides),
+                                  dimension_numbers=_DIMENSIONS)
+
+
+def _conv_fwd(x, kernel, strides):
+  return _conv_same(x, kernel, strides), (x, kernel)
+
+
+def _conv_bwd(strides, residuals, dy):
+  x, kernel = residuals
+  pads = _conv_pads(x.shape[1:3], kernel.shape[:2], strides)
+  # dx = Σ_t W[t]ᵀ dy[i] at n = s·i + t − lo: a transposed conv of dy with the flipped,
+  # swapped kernel, dilated-input padding (k − 1 − lo, ·) and output length n.
+  dx_pads = []
+  for n, m, k, s, (low, _) in zip(x.shape[1:3], dy.shape[1:3], kernel.shape[:2], strides,
+                                  pads):
+    a = k - 1 - low
+    dx_pads.append((a, n - s * (m - 1) - 2 - a + k))
+  dx = _transposed_conv(dy, _flip_swap(kernel), strides, tuple(dx_pads))
+
+  def conv_of_kernel(w):
+    return lax.conv_general_dilated(x, w, strides, pads, dimension_numbers=_DIMENSIONS)
+
+  _, kernel_vjp = jax.vjp(conv_of_kernel, kernel)
+  (dw,) = kernel_vjp(dy)
+  return dx, dw
+
+
+_conv_same.defvjp(_conv_fwd, _conv_bwd)
+
+
+def conv2d(x: Array, kernel: Array, *, strides=(1, 1)) -> Array:
+  """`lax.conv_general_dilated(x, kernel, strides, 'SAME')` (NHWC, HWIO), fast on XLA:CPU.
+
+  The forward pass and the kernel gradient are XLA's; the input gradient is computed
+  by phases (see the module docstring).
+
+  Args:
+    x: [N, H, W, C] input.
+    kernel: [kh, kw, C, F] kernel (Flax Conv layout).
+    strides: (sh, sw).
+  Returns:
+    [N, ⌈H/sh⌉, ⌈W/sw⌉, F], equal to Flax's Conv(padding='SAME') up to float32 summation
+    order, in value and in both gradients.
+  """
+  if x.ndim != 4 or kernel.ndim != 4 or kernel.shape[2] != x.shape[3]:
+    raise ValueError(f"expected x [N, H, W, C] and kernel [kh, kw, C, F], got "
+                     f"{x.shape} and {kernel.shape}.")
+  return _conv_same(x, kernel, _pair(strides, "strides"))
+
+
+# ------------------------------------------------------------------ linen modules
+
+
+class _SameConvBase(nn.Module):
   features: int
   kernel_size: Sequence[int]
   strides: Sequence[int] | int = 1
@@ -121,15 +280,36 @@ class ConvTranspose(nn.Module):
   kernel_init: Initializer = nn.linear.default_kernel_init
   bias_init: Initializer = nn.initializers.zeros_init()
 
-  @nn.compact
-  def __call__(self, x: Array) -> Array:
+  def _apply(self, x: Array, function) -> Array:
     if self.padding != "SAME":
-      raise ValueError(f"ConvTranspose supports padding='SAME' only, got "
-                       f"{self.padding!r}; use flax.linen.ConvTranspose.")
+      raise ValueError(f"{type(self).__name__} supports padding='SAME' only, got "
+                       f"{self.padding!r}; use the flax.linen module.")
+    if x.ndim != 4:
+      raise ValueError(f"{type(self).__name__} expects x [N, H, W, C], got {x.shape}.")
     kh, kw = _pair(self.kernel_size, "kernel_size")
     kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features),
                         jnp.float32)
-    y = conv_transpose2d(x, kernel.astype(x.dtype), strides=_pair(self.strides, "strides"))
+    y = function(x, kernel.astype(x.dtype), strides=_pair(self.strides, "strides"))
     if self.use_bias:
       y = y + self.param("bias", self.bias_init, (self.features,), jnp.float32)
     return y
+
+
+class ConvTranspose(_SameConvBase):
+  """Drop-in for `flax.linen.ConvTranspose(padding='SAME')` (2-D, NHWC), fast on CPU."""
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    return self._apply(x, conv_transpose2d)
+
+
+class Conv(_SameConvBase):
+  """Drop-in for `flax.linen.Conv(padding='SAME')` (2-D, NHWC), fast input gradient."""
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    return self._apply(x, conv2d)
+
+
+__all__ = ["Conv", "ConvTranspose", "conv2d", "conv_transpose2d", "conv_padding",
+           "conv_transpose_padding", "transposed_conv_by_phases"]

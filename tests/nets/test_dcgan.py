@@ -20,12 +20,14 @@ def test_spatial_plan_rejects_odd_sides():
     dcgan.spatial_plan(7)
 
 
-@pytest.mark.parametrize("side,channels", [(28, 1), (32, 3)])
-def test_fast_and_flax_paths_are_the_same_function(side, channels):
+@pytest.mark.parametrize("side,channels,base", [(28, 1, BASE), (32, 3, 16)])
+def test_fast_and_flax_paths_are_the_same_function(side, channels, base):
+  # base 16: the hidden layers take fast_conv's phase path (≥ 16 output channels).
   z = jax.random.normal(jax.random.key(0), (B, LATENT))
-  gens = [dcgan.DCGANGenerator(image_shape=(side, side, channels), base_features=BASE,
+  gens = [dcgan.DCGANGenerator(image_shape=(side, side, channels), base_features=base,
                                fast_conv=fast) for fast in (True, False)]
-  discs = [dcgan.DCGANDiscriminator(base_features=BASE)] * 2
+  discs = [dcgan.DCGANDiscriminator(base_features=base, fast_conv=fast)
+           for fast in (True, False)]
   g_vars = gens[0].init(jax.random.key(1), z, train=False)
   x = jax.random.uniform(jax.random.key(2), (B, side, side, channels)) * 2 - 1
   d_vars = discs[0].init(jax.random.key(3), x, train=False)

@@ -1,16 +1,21 @@
-"""Tests for gen_jax/nets/fast_conv.py: outputs and gradients equal flax.linen.ConvTranspose."""
+"""Tests for gen_jax/nets/fast_conv.py: outputs and gradients equal flax.linen's Conv and
+ConvTranspose, and the phase decomposition equals XLA's input-dilated convolution."""
+
+import itertools
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax import lax
 
 from gen_jax.nets import fast_conv
 
 # Both sides are float32 sums of the same products in different orders, so they agree
 # to a few ulps of the tensor's magnitude: tolerance 1e-5 × max|reference| (≈ 80 ulps).
 TOLERANCE = 1e-5
+DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 
 
 def _assert_close(got, want, name):
@@ -47,32 +52,105 @@ def _compare(ref_module, fast_module, x_shape, seed):
     _assert_close(dv_fast["params"]["bias"], dv_ref["params"]["bias"], "bias gradient")
 
 
-@pytest.mark.parametrize("kernel,stride,in_hw,use_bias", [
-    (4, 2, (7, 6), True),      # the DCGAN layer, 7 -> 14
-    (5, 2, (4, 4), True),      # odd kernel: asymmetric 'SAME' padding of the dilation
-    (3, 1, (5, 5), False),     # stride 1
-    (2, 3, (3, 4), True),      # stride > kernel: taps that skip outputs
-])
-def test_conv_transpose_matches_flax(kernel, stride, in_hw, use_bias):
-  kwargs = dict(features=3, kernel_size=(kernel, kernel), strides=(stride, stride),
-                padding="SAME", use_bias=use_bias)
+# Feature counts on both sides of fast_conv's switch to phases (16 output channels).
+CASES = [
+    (4, 2, (7, 6), 3, 5),      # the DCGAN layer shape, few channels: XLA's dilated conv
+    (4, 2, (7, 6), 5, 16),     # the DCGAN layer by phases
+    (5, 2, (4, 4), 3, 16),     # odd kernel: asymmetric 'SAME' padding, uneven phases
+    (3, 1, (5, 5), 4, 16),     # stride 1
+    (2, 3, (3, 4), 3, 17),     # stride > kernel: phases without taps
+    (6, 3, (4, 5), 2, 16),     # kernel a multiple of the stride, s² = 9 phases
+]
+
+
+@pytest.mark.parametrize("kernel,stride,in_hw,in_features,features", CASES)
+def test_conv_transpose_matches_flax(kernel, stride, in_hw, in_features, features):
+  kwargs = dict(features=features, kernel_size=(kernel, kernel), strides=(stride, stride),
+                padding="SAME")
   _compare(nn.ConvTranspose(**kwargs), fast_conv.ConvTranspose(**kwargs),
-           (2,) + in_hw + (6,), seed=10 + kernel)
+           (2,) + in_hw + (in_features,), seed=10 + kernel)
 
 
-def test_conv_transpose2d_function_under_jit_and_validation():
+@pytest.mark.parametrize("kernel,stride,in_hw,in_features,features", CASES)
+def test_conv_matches_flax(kernel, stride, in_hw, in_features, features):
+  # The input gradient is the transposed conv back to `in_features` channels: swap the
+  # counts so that both the dilated and the phase path are taken.
+  kwargs = dict(features=in_features, kernel_size=(kernel, kernel), strides=(stride, stride),
+                padding="SAME", use_bias=kernel != 5)
+  in_hw = tuple(stride * n + 1 for n in in_hw)  # odd sides: uneven 'SAME' padding
+  _compare(nn.Conv(**kwargs), fast_conv.Conv(**kwargs), (2,) + in_hw + (features,),
+           seed=20 + kernel)
+
+
+@pytest.mark.parametrize("kernel,stride,size", itertools.product((2, 3, 4), (2, 3), (3, 4)))
+def test_phases_equal_the_input_dilated_conv_for_any_padding(kernel, stride, size):
+  rng = np.random.default_rng(kernel * 10 + stride + size)
+  x = jnp.asarray(rng.normal(size=(2, size, size + 1, 3)), jnp.float32)
+  w = jnp.asarray(rng.normal(size=(kernel, kernel, 3, 4)), jnp.float32)
+  phases = jax.jit(fast_conv.transposed_conv_by_phases, static_argnums=(2, 3))
+  for pads in itertools.product(range(4), repeat=2):
+    padding = ((pads[0], pads[1]), (pads[1], pads[0]))
+    want = lax.conv_general_dilated(x, w, (1, 1), padding, lhs_dilation=(stride, stride),
+                                    dimension_numbers=DIMENSIONS)
+    got = phases(x, w, (stride, stride), padding)
+    assert got.shape == want.shape, padding
+    _assert_close(got, want, f"padding {padding}")
+
+
+@pytest.mark.parametrize("n,k,s", itertools.product((5, 6, 7, 14), (1, 2, 3, 4, 5), (1, 2, 3)))
+def test_same_paddings_match_lax(n, k, s):
+  assert [fast_conv.conv_padding(n, k, s)] == lax.padtype_to_pads((n,), (k,), (s,), "SAME")
+  x = jnp.ones((1, n, 1, 1))
+  w = jnp.ones((k, 1, 1, 1))
+  low, high = fast_conv.conv_transpose_padding(k, s)
+  got = lax.conv_general_dilated(x, w, (1, 1), ((low, high), (0, 0)), lhs_dilation=(s, 1),
+                                 dimension_numbers=DIMENSIONS)
+  want = lax.conv_transpose(x, w, (s, 1), "SAME", dimension_numbers=DIMENSIONS)
+  np.testing.assert_array_equal(got, want)
+
+
+def test_functions_under_jit_and_validation():
   rng = np.random.default_rng(3)
   x = jnp.asarray(rng.normal(size=(2, 3, 3, 2)), jnp.float32)
-  kernel = jnp.asarray(rng.normal(size=(4, 4, 2, 3)), jnp.float32)
+  kernel = jnp.asarray(rng.normal(size=(4, 4, 2, 16)), jnp.float32)
   got = jax.jit(lambda x, k: fast_conv.conv_transpose2d(x, k, strides=2))(x, kernel)
-  want = jax.lax.conv_transpose(x, kernel, (2, 2), "SAME",
-                                dimension_numbers=("NHWC", "HWIO", "NHWC"))
-  np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
-  with pytest.raises(ValueError, match="kernel"):
-    fast_conv.conv_transpose2d(x, kernel[:, :, :1])
+  want = lax.conv_transpose(x, kernel, (2, 2), "SAME", dimension_numbers=DIMENSIONS)
+  np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-5)
+  got = jax.jit(lambda x, k: fast_conv.conv2d(x, k, strides=2))(x, kernel)
+  want = lax.conv_general_dilated(x, kernel, (2, 2), "SAME", dimension_numbers=DIMENSIONS)
+  np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-5)
+  for function in (fast_conv.conv_transpose2d, fast_conv.conv2d):
+    with pytest.raises(ValueError, match=r"kernel \[kh, kw, C, F\]"):
+      function(x, kernel[:, :, :1])
+    with pytest.raises(ValueError, match="strides"):
+      function(x, kernel, strides=(2, 2, 2))
 
 
-def test_conv_transpose_rejects_other_padding():
+@pytest.mark.parametrize("module", [fast_conv.Conv, fast_conv.ConvTranspose])
+def test_modules_reject_other_padding_and_ranks(module):
   with pytest.raises(ValueError, match="SAME"):
-    fast_conv.ConvTranspose(2, (4, 4), strides=2, padding="VALID").init(
-        jax.random.key(0), jnp.zeros((1, 4, 4, 1)))
+    module(2, (4, 4), strides=2, padding="VALID").init(jax.random.key(0),
+                                                       jnp.zeros((1, 4, 4, 1)))
+  with pytest.raises(ValueError, match=r"x \[N, H, W, C\]"):
+    module(2, (4, 4), strides=2).init(jax.random.key(0), jnp.zeros((4, 4, 1)))
+
+
+def test_second_order_gradients_match_flax():
+  """The penalties (WGAN-GP, DRAGAN) and the unrolled GAN differentiate gradients."""
+  rng = np.random.default_rng(5)
+  x = jnp.asarray(rng.normal(size=(2, 8, 8, 16)), jnp.float32)
+  modules = [(nn.Conv(16, (4, 4), strides=2), nn.ConvTranspose(16, (4, 4), strides=2)),
+             (fast_conv.Conv(16, (4, 4), strides=2),
+              fast_conv.ConvTranspose(16, (4, 4), strides=2))]
+  variables = [m.init(jax.random.key(i), x if i == 0 else jnp.zeros((2, 4, 4, 16)))
+               for i, m in enumerate(modules[0])]
+
+  def penalty(v, modules):
+    conv, deconv = modules
+    critic = lambda inp: jnp.sum(jnp.tanh(deconv.apply(v[1], conv.apply(v[0], inp))))
+    grad_x = jax.grad(critic)(x)
+    return jnp.sum(jnp.square(grad_x))
+
+  want, got = (jax.jit(jax.grad(lambda v, m=m: penalty(v, m)))(variables) for m in modules)
+  for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+    _assert_close(g, w, "gradient of the input-gradient norm")
