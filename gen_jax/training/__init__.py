@@ -1,8 +1,10 @@
 """The training substrate shared by every family: state, steps, sharding, checkpoints, loop."""
 
 from gen_jax.training import cli
+from gen_jax.training.allocator import keep_freed_host_memory
 from gen_jax.training.checkpoint import CheckpointError
 from gen_jax.training.checkpoint import Checkpointer
+from gen_jax.training.compiler import step_compiler_options
 from gen_jax.training.config import common_config
 from gen_jax.training.config import load_train_test
 from gen_jax.training.config import validate_config

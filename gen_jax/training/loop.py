@@ -20,6 +20,8 @@ import ml_collections
 import numpy as np
 
 from gen_jax.data import ArrayDataset, batch_indices
+from gen_jax.training import allocator
+from gen_jax.training import compiler
 from gen_jax.training import outputs
 from gen_jax.training import sharding
 from gen_jax.training.checkpoint import Checkpointer, CheckpointError
@@ -125,13 +127,16 @@ def compile_steps(task: Task, mesh) -> tuple[Callable, Callable]:
 
   Both are `guard_non_finite` steps (state, batch, key) -> (state, metrics, ok) over `mesh`:
   `full` returns all of the task's metrics (for log steps), `lean` only the loss (the
-  rest of the time). Benchmarks time these, so they measure what training runs.
+  rest of the time). They are compiled with `compiler.step_compiler_options` for the
+  mesh's platform. Benchmarks time these, so they measure what training runs.
   """
   rep, batch_shard = _shardings(task, mesh)
+  options = compiler.step_compiler_options(mesh.devices.flat[0].platform)
 
   def jit(fn):
     return jax.jit(guard_non_finite(fn), donate_argnums=0,
-                   in_shardings=(rep, batch_shard, rep), out_shardings=(rep, rep, rep))
+                   in_shardings=(rep, batch_shard, rep), out_shardings=(rep, rep, rep),
+                   compiler_options=options)
 
   return jit(without_metrics(task.step)), jit(task.step)
 
@@ -183,6 +188,8 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
   Required config keys: seed, num_steps, batch_size, log_every, eval_every,
   checkpoint_every; optional: keep_checkpoints (default 3).
 
+  The process's malloc is set to keep freed memory (`allocator.keep_freed_host_memory`).
+
   Args:
     task: the family's pure functions.
     config: run config.
@@ -199,6 +206,7 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
     CheckpointError: if workdir holds a checkpoint this config cannot restore.
   """
   sharding.maybe_initialize_distributed()
+  allocator.keep_freed_host_memory()
   os.makedirs(workdir, exist_ok=True)
   _check_resumable_config(workdir, config)
   mesh = sharding.data_mesh(devices)
