@@ -127,6 +127,9 @@ class GANGame:
     began_gamma, began_lambda_k: BEGAN's diversity ratio γ and gain λ_k.
     preprocess: maps a real batch of images to the generator's output space (e.g. [0, 1]
       -> [−1, 1] for a tanh generator); identity when None.
+    fresh_generator_noise: the generator's update draws its own z and runs G again
+      (Goodfellow et al. 2014, Alg. 1) instead of differentiating the last D update's
+      samples (the DCGAN reference code; one generator forward pass fewer per step).
   """
   generator: nn.Module
   discriminator: nn.Module
@@ -144,6 +147,7 @@ class GANGame:
   began_gamma: float = 0.5
   began_lambda_k: float = 1e-3
   preprocess: Callable[[Array], Array] | None = None
+  fresh_generator_noise: bool = False
 
   def __post_init__(self):
     if self.loss not in LOSSES:
@@ -207,20 +211,21 @@ def generate(game: GANGame, g_params: Any, g_collections: Mapping[str, Any], key
   return out
 
 
-def _discriminator_objective(game: GANGame, d_params, g_params, extra, batch, key, *,
-                             stop_generator: bool):
-  """Batch-mean D loss and its terms; returns (loss, (metrics, new_extra))."""
-  k_z, k_pen = jax.random.split(key)
+def _generator_inputs(game: GANGame, batch: Any, key: Array) -> tuple[Array, Array | None]:
+  """(z [B, latent_dim], labels [B] or None) for one generator pass on `batch`'s size."""
+  labels = batch["label"] if game.conditional else None
+  return sample_latent(key, batch["image"].shape[0], game.latent_dim), labels
+
+
+def _discriminator_objective(game: GANGame, d_params, extra, batch, fake, key):
+  """Batch-mean D loss of the real batch against `fake` (G's samples for it, labels alike).
+
+  Returns (loss, (metrics, new_extra)); `key` draws the penalties' interpolation noise.
+  """
   real = batch["image"]
   if game.preprocess is not None:
     real = game.preprocess(real)
   labels = batch["label"] if game.conditional else None
-  z = sample_latent(k_z, real.shape[0], game.latent_dim)
-  # The generator runs in training mode (batch statistics of this batch) as in its own
-  # update; its running averages are advanced by the generator step only.
-  fake, _ = apply_player(game.generator, g_params, extra["g"], z, labels, train=True)
-  if stop_generator:
-    fake = jax.lax.stop_gradient(fake)
   d = functools.partial(apply_player, game.discriminator, d_params, train=True)
   # Real and fake go through D as separate batches (separate batch statistics), as in
   # the DCGAN reference code; the statistics are threaded through both calls.
@@ -252,18 +257,17 @@ def _discriminator_objective(game: GANGame, d_params, g_params, extra, batch, ke
     # The penalty's critic sees the statistics-free discriminator (checked at init).
     critic = lambda x: d(d_coll, x, labels)[0]
     if loss == "wgan_gp":
-      penalty = losses.gradient_penalty(k_pen, critic, real, fake)
+      penalty = losses.gradient_penalty(key, critic, real, fake)
     else:
-      penalty = losses.dragan_penalty(k_pen, critic, real,
+      penalty = losses.dragan_penalty(key, critic, real,
                                       perturbation_scale=game.dragan_scale)
     metrics["gradient_penalty"] = penalty.mean()
     total = total + game.penalty_weight * penalty.mean()
   return total, (metrics, new_extra)
 
 
-def _generator_objective(game: GANGame, g_params, d_params, extra, z, labels):
-  """Batch-mean G loss; returns (loss, new generator collections)."""
-  fake, g_coll = apply_player(game.generator, g_params, extra["g"], z, labels, train=True)
+def _generator_loss(game: GANGame, d_params, extra, fake, labels) -> Array:
+  """Batch-mean G loss of the samples `fake` against the discriminator `d_params`."""
   out, _ = apply_player(game.discriminator, d_params, extra["d"], fake, labels, train=True)
   loss = game.loss
   if loss == "began":
@@ -280,7 +284,7 @@ def _generator_objective(game: GANGame, g_params, d_params, extra, z, labels):
     per_example = losses.least_squares_generator_loss(out)
   else:  # wasserstein, wgan_gp
     per_example = losses.wasserstein_generator_loss(out)
-  return per_example.mean(), g_coll
+  return per_example.mean()
 
 
 def _surrogate_d_optimizer(game: GANGame) -> optax.GradientTransformation:
@@ -301,6 +305,12 @@ def gan_step(game: GANGame, state: GANState, batch: Any, key: Array
              ) -> tuple[GANState, dict[str, Array]]:
   """d_steps discriminator updates (one fresh batch each), then one generator update.
 
+  Each D update draws z, runs G once in training mode and scores the real batch against
+  those samples. The generator's update then differentiates G's loss at the updated D
+  through the *same* samples of the last D update (the DCGAN reference code's scheme: one
+  generator forward pass per D update), or, with `game.fresh_generator_noise` or an
+  unrolled objective, through a fresh G(z) (Goodfellow et al. 2014, Alg. 1).
+
   Args:
     game: the game.
     state: current state.
@@ -318,13 +328,17 @@ def gan_step(game: GANGame, state: GANState, batch: Any, key: Array
     raise ValueError(f"batch must have a leading axis d_steps={game.d_steps} (the loop's "
                      f"batches_per_step), got leading sizes {sorted(leading)}")
   k_d, k_g, k_unroll = jax.random.split(key, 3)
+  reuse_fakes = game.unroll_steps == 0 and not game.fresh_generator_noise
 
-  def d_update(carry, inputs):
+  def generate(g_params, z, labels):
+    # Training mode (this batch's statistics); the returned running averages are kept
+    # from the generator update's pass only.
+    return apply_player(game.generator, g_params, state.extra["g"], z, labels, train=True)
+
+  def d_update(carry, b, fake, k_pen):
     d_params, d_opt_state, extra = carry
-    b, k = inputs
     grad_fn = jax.value_and_grad(_discriminator_objective, argnums=1, has_aux=True)
-    (d_loss, (metrics, extra)), grads = grad_fn(game, d_params, state.g_params, extra, b, k,
-                                                stop_generator=True)
+    (d_loss, (metrics, extra)), grads = grad_fn(game, d_params, extra, b, fake, k_pen)
     updates, d_opt_state = game.d_optimizer.update(grads, d_opt_state, d_params)
     d_params = optax.apply_updates(d_params, updates)
     if game.loss == "wasserstein":
@@ -336,42 +350,63 @@ def gan_step(game: GANGame, state: GANState, batch: Any, key: Array
   # straight-line code much better (the scanned DCGAN step measured several times slower).
   carry, d_metrics = (state.d_params, state.d_opt_state, state.extra), []
   for i, k in enumerate(jax.random.split(k_d, game.d_steps)):
-    carry, m = d_update(carry, (jax.tree.map(lambda x: x[i], batches), k))
+    b = jax.tree.map(lambda x: x[i], batches)
+    k_z, k_pen = jax.random.split(k)
+    z, labels = _generator_inputs(game, b, k_z)
+    if reuse_fakes and i == game.d_steps - 1:
+      fake, g_vjp, g_coll = jax.vjp(lambda p: generate(p, z, labels), state.g_params,
+                                    has_aux=True)
+    else:
+      fake, _ = generate(state.g_params, z, labels)
+    carry, m = d_update(carry, b, jax.lax.stop_gradient(fake), k_pen)
     d_metrics.append(m)
   d_params, d_opt_state, extra = carry
   d_metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *d_metrics)
 
-  last = jax.tree.map(lambda x: x[-1], batches)
-  labels = last["label"] if game.conditional else None
-  z = sample_latent(k_g, last["image"].shape[0], game.latent_dim)
+  def g_loss_at(dp, images, labels):
+    return _generator_loss(game, dp, extra, images, labels)
+
   g_metrics = {}
-  if game.unroll_steps == 0:
-    grad_fn = jax.value_and_grad(_generator_objective, argnums=1, has_aux=True)
-    (g_loss, g_coll), g_grads = grad_fn(game, state.g_params, d_params, extra, z, labels)
+  if reuse_fakes:
+    g_loss, d_fake = jax.value_and_grad(g_loss_at, argnums=1)(d_params, fake, labels)
+    (g_grads,) = g_vjp(d_fake)
   else:
-    # The K surrogate D updates reuse this step's D batches cyclically; the same z is
-    # used for G's loss at θ_D^K, so that f_0 equals the plain loss.
-    cycle = np.arange(game.unroll_steps) % game.d_steps
-    d_batches = jax.tree.map(lambda x: x[cycle], batches)
+    z, labels = _generator_inputs(game, jax.tree.map(lambda x: x[-1], batches), k_g)
 
-    def d_loss_fn(dp, gp, b, k):
-      return _discriminator_objective(game, dp, gp, extra, b, k, stop_generator=False)[0]
+    def g_objective(gp):
+      images, g_coll = generate(gp, z, labels)
+      return g_loss_at(d_params, images, labels), g_coll
 
-    def g_loss_fn(gp, dp, k):
-      del k
-      return _generator_objective(game, gp, dp, extra, z, labels)[0]
+    if game.unroll_steps == 0:
+      (g_loss, g_coll), g_grads = jax.value_and_grad(g_objective, has_aux=True)(
+          state.g_params)
+    else:
+      # The K surrogate D updates reuse this step's D batches cyclically; the same z is
+      # used for G's loss at θ_D^K, so that f_0 equals the plain loss.
+      cycle = np.arange(game.unroll_steps) % game.d_steps
+      d_batches = jax.tree.map(lambda x: x[cycle], batches)
 
-    def unrolled(gp):
-      return unrolled_generator_loss(k_unroll, gp, d_params, d_opt_state, d_batches,
-                                     d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn,
-                                     d_optimizer=_surrogate_d_optimizer(game),
-                                     unroll_steps=game.unroll_steps)
+      def d_loss_fn(dp, gp, b, k):
+        k_z, k_pen = jax.random.split(k)
+        z_d, labels_d = _generator_inputs(game, b, k_z)
+        return _discriminator_objective(game, dp, extra, b, generate(gp, z_d, labels_d)[0],
+                                        k_pen)[0]
 
-    (g_loss_unrolled, _), g_grads = jax.value_and_grad(unrolled, has_aux=True)(
-        state.g_params)
-    # One plain forward pass for the generator's batch statistics and the K = 0 loss.
-    g_loss, g_coll = _generator_objective(game, state.g_params, d_params, extra, z, labels)
-    g_metrics["g_loss_unrolled"] = g_loss_unrolled
+      def g_loss_fn(gp, dp, k):
+        del k
+        return g_loss_at(dp, generate(gp, z, labels)[0], labels)
+
+      def unrolled(gp):
+        return unrolled_generator_loss(k_unroll, gp, d_params, d_opt_state, d_batches,
+                                       d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn,
+                                       d_optimizer=_surrogate_d_optimizer(game),
+                                       unroll_steps=game.unroll_steps)
+
+      (g_loss_unrolled, _), g_grads = jax.value_and_grad(unrolled, has_aux=True)(
+          state.g_params)
+      # One plain forward pass for the generator's batch statistics and the K = 0 loss.
+      g_loss, g_coll = g_objective(state.g_params)
+      g_metrics["g_loss_unrolled"] = g_loss_unrolled
   updates, g_opt_state = game.g_optimizer.update(g_grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, updates)
   extra = {**extra, "g": g_coll}

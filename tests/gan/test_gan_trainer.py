@@ -54,7 +54,11 @@ def _differs(a, b, tol=1e-7):
 
 
 def _reference_step(game, state, batches, key):
-  """Non-saturating GAN step written out with the losses and optax, independently."""
+  """Non-saturating GAN step written out with the losses and optax, independently.
+
+  G's update differentiates the last D update's samples (z reused), or a fresh G(z) drawn
+  from the step's second key with game.fresh_generator_noise.
+  """
   k_d, k_g, _ = jax.random.split(key, 3)
   g_apply = lambda p, z: game.generator.apply({"params": p}, z, None, train=True)
   d_apply = lambda p, x: game.discriminator.apply({"params": p}, x, None, train=True)
@@ -67,17 +71,18 @@ def _reference_step(game, state, batches, key):
         d_apply(p, real), d_apply(p, fake)).mean())(d_params)
     updates, d_opt = game.d_optimizer.update(grads, d_opt, d_params)
     d_params = optax.apply_updates(d_params, updates)
-  z = jax.random.normal(k_g, (batches["image"].shape[1], LATENT))
+  if game.fresh_generator_noise:
+    z = jax.random.normal(k_g, (batches["image"].shape[1], LATENT))
   g_grads = jax.grad(lambda p: losses.non_saturating_generator_loss(
       d_apply(d_params, g_apply(p, z))).mean())(state.g_params)
   updates, _ = game.g_optimizer.update(g_grads, state.g_opt_state, state.g_params)
   return d_params, optax.apply_updates(state.g_params, updates)
 
 
-@pytest.mark.parametrize("d_steps", [1, 2])
-def test_step_matches_reference_and_compiles_once(d_steps):
+@pytest.mark.parametrize("d_steps,fresh", [(1, False), (2, False), (1, True), (2, True)])
+def test_step_matches_reference_and_compiles_once(d_steps, fresh):
   chex.clear_trace_counter()
-  game = _game(d_steps=d_steps)
+  game = _game(d_steps=d_steps, fresh_generator_noise=fresh)
   state = gan.gan_init(game, jax.random.key(0))
   reference = jax.jit(functools.partial(_reference_step, game))
 
@@ -126,9 +131,10 @@ def test_unrolled_switch_changes_generator_gradient():
   # D is updated identically either way: unrolling only changes G's objective.
   _leaves_close(new.d_params, plain_state.d_params, rtol=1e-6)
   assert "g_loss_unrolled" in metrics
-  # With a surrogate D that cannot move (SGD with rate 0), f_K = f_0: same G update.
+  # With a surrogate D that cannot move (SGD with rate 0), f_K = f_0: same G update
+  # (the unrolled objective draws G's own z, as the plain one does with fresh noise).
   frozen = _game(unroll_steps=2, d_optimizer=optax.sgd(0.0))
-  frozen0 = _game(unroll_steps=0, d_optimizer=optax.sgd(0.0))
+  frozen0 = _game(unroll_steps=0, d_optimizer=optax.sgd(0.0), fresh_generator_noise=True)
   frozen_state = gan.gan_init(frozen, jax.random.key(0))
   g_k = jax.jit(functools.partial(gan.gan_step, frozen))(frozen_state, batch, key)[0]
   g_0 = jax.jit(functools.partial(gan.gan_step, frozen0))(frozen_state, batch, key)[0]
