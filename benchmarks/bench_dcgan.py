@@ -1,133 +1,92 @@
-"""DCGAN train step: jitted Flax (gen_jax.nets.dcgan) vs PyTorch eager, one process.
+"""DCGAN train step: gen_jax (the trainer's jitted, donated step) vs PyTorch eager, one run.
 
-One step = the PyTorch DCGAN example's step: G(z) once; a D update on a real batch and
-the detached fake batch (minimax cross-entropy); a G update through D(G(z)) with the
-updated D (non-saturating loss); Adam(2e-4, β₁=0.5) for both. Batch 128, 28×28×1,
-z ∈ R^100, base width 64 (G: 7×7×128 → 14×14×64 → 28×28×1; D: the mirror image).
+The step is the PyTorch DCGAN example's: z once and G(z) once; a D update on a real batch
+and the detached fake batch (separate batch-norm statistics, cross-entropy); a G update
+through D(G(z)) at the updated D (non-saturating loss); Adam(2e-4, β₁=0.5) for both.
+Batch 128, 28×28×1, z ∈ R^100, width 64 (G: 7×7×128 → 14×14×64 → 28×28×1; D: the mirror
+image), i.e. `experiments.gan_mnist` with --config.base_features=64 --config.latent_dim=100.
 
-The variants are timed in interleaved rounds (so background load hits all of them
-alike) after a warm-up; the reported figure is the median ms/step over all rounds.
+gen_jax is timed as `gen_jax.training.train` runs it: the lean form of the guarded,
+donated, sharded step of `training.compile_steps` (what runs on all but the log steps).
+PyTorch runs the same algorithm; its G update leaves D's weight gradients uncomputed
+(requires_grad off), which the PyTorch example does not do.
 
-  python benchmarks/bench_dcgan.py [--steps 30] [--rounds 3] [--single-thread]
+Timed blocks of all variants alternate, with a pause before each so that no framework
+runs while another's idle worker threads still spin; a ratio is the median over rounds of
+the per-round ratio, so that slow drifts of a shared machine cancel.
 
-Measured on the 2-core AMD EPYC (AVX-512) dev box, shared with other jobs (load
-average 2–5), jax 0.10.2, torch 2.13.0, ms/step (median):
+  python benchmarks/bench_dcgan.py [--steps 10] [--rounds 15] [--threads 2] [--baselines]
 
-  threads  load  fast_conv (default)  nn.ConvTranspose  torch NCHW  fast / torch
-  2        ~3     191                  451               130         0.68×
-  1        ~4.7   313                  869               249         0.80×
-  (2 threads at load ≥ 4: torch's OpenMP threads collapse to ~1.4 s/step, so that
-  row's 4× "speed-up" measures contention, not the frameworks.)
-
-Per layer (1 thread, interleaved): XLA's convolutions run at 70–100 % of its GEMM
-speed but ~1.3–2× slower than oneDNN's; the remaining gap is there. What the default
-path fixes is the 10–30× slower weight gradient of `lax.conv_transpose` (see
-gen_jax/nets/fast_conv.py for the variants tried).
-
---single-thread runs both frameworks on one intra-op thread (XLA_FLAGS set before jax
-is imported, torch.set_num_threads(1)): a per-core comparison that is robust when other
-processes share the cores (PyTorch's OpenMP threads degrade sharply under contention).
+--baselines adds gen_jax with XLA's default CPU convolution library (YNNPACK) and with
+flax.linen's Conv/ConvTranspose instead of gen_jax.nets.fast_conv.
 """
 
+from __future__ import annotations
+
 import argparse
-import functools
+import dataclasses
+import json
 import os
-import statistics
 import sys
 import time
 
-if "--single-thread" in sys.argv:
-  # Must precede the first jax import: XLA reads its flags when the backend starts.
-  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                             " --xla_cpu_multi_thread_eigen=false"
-                             " intra_op_parallelism_threads=1").strip()
-
-import jax  # pylint: disable=wrong-import-position
-import jax.numpy as jnp  # pylint: disable=wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
-import optax  # pylint: disable=wrong-import-position
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from gen_jax import losses  # pylint: disable=wrong-import-position
-from gen_jax.nets import dcgan  # pylint: disable=wrong-import-position
 
 BATCH, LATENT, SIDE, BASE = 128, 100, 28, 64
 
 
-# ----------------------------------------------------------------------------- JAX
+def setup_jax(steps: int, *, fast_conv: bool = True, compiler_options: dict | None = None):
+  import jax
+
+  from experiments.gan_mnist import main as gan_mnist
+  from experiments.gan_mnist.config import get_config
+  from gen_jax import gan, training
+  from gen_jax.nets import dcgan
+
+  config = get_config()
+  config.batch_size, config.base_features, config.latent_dim = BATCH, BASE, LATENT
+  game = gan_mnist.build_game(config, (SIDE, SIDE, 1), 10)
+  if not fast_conv:
+    game = dataclasses.replace(
+        game, generator=dataclasses.replace(game.generator, fast_conv=False),
+        discriminator=dataclasses.replace(game.discriminator, fast_conv=False))
+  task = gan.make_gan_task(game)
+  mesh = training.data_mesh()
+  if compiler_options is None:
+    step, _ = training.compile_steps(task, mesh)
+  else:  # the same step, other XLA options
+    rep, shard = training.replicated(mesh), training.batch_sharding(mesh)
+    step = jax.jit(training.guard_non_finite(training.without_metrics(task.step)),
+                   donate_argnums=0, in_shardings=(rep, shard, rep),
+                   out_shardings=(rep, rep, rep), compiler_options=compiler_options)
+  rng = np.random.default_rng(0)
+  batch = training.put_batch(
+      {"image": rng.uniform(size=(BATCH, SIDE, SIDE, 1)).astype(np.float32),
+       "label": np.zeros((BATCH,), np.int32)}, training.batch_sharding(mesh))
+  key = jax.random.key(1)
+  holder = [jax.jit(task.init)(jax.random.key(0)), 0]
+
+  def run(n):
+    state, i = holder
+    for j in range(n):
+      state, _, _ = step(state, batch, jax.random.fold_in(key, i + j))
+    jax.block_until_ready(state)
+    holder[:] = [state, i + n]
+
+  run(5)
+
+  def block():
+    t = time.perf_counter()
+    run(steps)
+    return (time.perf_counter() - t) / steps
+  return block
 
 
-def make_jax_step(fast_conv: bool):
-  gen = dcgan.DCGANGenerator(image_shape=(SIDE, SIDE, 1), base_features=BASE,
-                             fast_conv=fast_conv)
-  disc = dcgan.DCGANDiscriminator(base_features=BASE)
-  opt = optax.adam(2e-4, b1=0.5)
-  key = jax.random.key(0)
-  g_vars = gen.init(key, jnp.zeros((BATCH, LATENT)), train=False)
-  d_vars = disc.init(key, jnp.zeros((BATCH, SIDE, SIDE, 1)), train=False)
-  state = {"g": g_vars, "d": d_vars, "g_opt": opt.init(g_vars["params"]),
-           "d_opt": opt.init(d_vars["params"])}
-
-  def d_apply(params, stats, x):
-    return disc.apply({"params": params, "batch_stats": stats}, x, train=True,
-                      mutable=["batch_stats"])
-
-  @functools.partial(jax.jit, donate_argnums=0)
-  def step(state, real, key):
-    z = jax.random.normal(key, (BATCH, LATENT))
-    g_params, g_stats = state["g"]["params"], state["g"]["batch_stats"]
-
-    def generate(params):
-      fake, upd = gen.apply({"params": params, "batch_stats": g_stats}, z, train=True,
-                            mutable=["batch_stats"])
-      return fake, upd["batch_stats"]
-
-    fake, g_vjp, g_stats = jax.vjp(generate, g_params, has_aux=True)
-
-    def d_loss(params, stats):
-      real_logits, upd = d_apply(params, stats, real)
-      fake_logits, upd = d_apply(params, upd["batch_stats"],
-                                 jax.lax.stop_gradient(fake))
-      loss = jnp.mean(losses.minimax_discriminator_loss(real_logits, fake_logits))
-      return loss, upd["batch_stats"]
-
-    (d_l, d_stats), d_grads = jax.value_and_grad(d_loss, has_aux=True)(
-        state["d"]["params"], state["d"]["batch_stats"])
-    d_updates, d_opt = opt.update(d_grads, state["d_opt"], state["d"]["params"])
-    d_params = optax.apply_updates(state["d"]["params"], d_updates)
-
-    def g_loss(images):
-      logits, upd = d_apply(d_params, d_stats, images)
-      return jnp.mean(losses.non_saturating_generator_loss(logits)), upd["batch_stats"]
-
-    (g_l, d_stats), d_fake = jax.value_and_grad(g_loss, has_aux=True)(fake)
-    (g_grads,) = g_vjp(d_fake)
-    g_updates, g_opt = opt.update(g_grads, state["g_opt"], g_params)
-    g_params = optax.apply_updates(g_params, g_updates)
-    new_state = {"g": {"params": g_params, "batch_stats": g_stats},
-                 "d": {"params": d_params, "batch_stats": d_stats},
-                 "g_opt": g_opt, "d_opt": d_opt}
-    return new_state, {"d_loss": d_l, "g_loss": g_l}
-
-  real = jax.random.uniform(jax.random.key(1), (BATCH, SIDE, SIDE, 1)) * 2 - 1
-  holder = {"state": state, "i": 0}
-
-  def run_one():
-    holder["state"], metrics = step(holder["state"], real,
-                                    jax.random.fold_in(key, holder["i"]))
-    holder["i"] += 1
-    jax.block_until_ready(metrics)
-    return metrics
-
-  return run_one
-
-
-# ------------------------------------------------------------------------- PyTorch
-
-
-def make_torch_step(channels_last: bool = False):
-  import torch  # pylint: disable=import-outside-toplevel
-  from torch import nn  # pylint: disable=import-outside-toplevel
+def setup_torch(steps: int, *, channels_last: bool):
+  import torch
+  from torch import nn
 
   class Generator(nn.Module):
 
@@ -153,79 +112,86 @@ def make_torch_step(channels_last: bool = False):
   opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
   opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
   bce = nn.BCEWithLogitsLoss()
-  real = (torch.rand(BATCH, 1, SIDE, SIDE) * 2 - 1).to(memory_format=memory_format)
+  rng = np.random.default_rng(0)
+  real = torch.from_numpy(rng.uniform(size=(BATCH, 1, SIDE, SIDE)).astype(np.float32))
+  real = (2 * real - 1).contiguous(memory_format=memory_format)
   ones, zeros = torch.ones(BATCH), torch.zeros(BATCH)
+  d_params = list(discriminator.parameters())
 
-  def run_one():
-    z = torch.randn(BATCH, LATENT)
-    fake = generator(z)
+  def one_step():
+    fake = generator(torch.randn(BATCH, LATENT))
     opt_d.zero_grad(set_to_none=True)
     d_loss = (bce(discriminator(real).view(-1), ones) +
               bce(discriminator(fake.detach()).view(-1), zeros))
     d_loss.backward()
     opt_d.step()
     opt_g.zero_grad(set_to_none=True)
+    for p in d_params:
+      p.requires_grad_(False)
     g_loss = bce(discriminator(fake).view(-1), ones)
     g_loss.backward()
+    for p in d_params:
+      p.requires_grad_(True)
     opt_g.step()
-    return d_loss.item(), g_loss.item()
+    return d_loss.item()
 
-  return run_one
+  for _ in range(5):
+    one_step()
 
-
-# --------------------------------------------------------------------------- main
+  def block():
+    t = time.perf_counter()
+    for _ in range(steps):
+      one_step()
+    return (time.perf_counter() - t) / steps
+  return block
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--steps", type=int, default=30, help="timed steps per round")
-  parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
-  parser.add_argument("--warmup", type=int, default=3)
-  parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
-  parser.add_argument("--single-thread", action="store_true",
-                      help="one intra-op thread for XLA and torch (see the docstring)")
-  parser.add_argument("--no-flax-baseline", action="store_true",
-                      help="skip the slow nn.Conv/nn.ConvTranspose variant")
+  parser.add_argument("--steps", type=int, default=10, help="steps per timed block")
+  parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds")
+  parser.add_argument("--pause", type=float, default=0.2)
+  parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                      help="torch intra-op threads")
+  parser.add_argument("--baselines", action="store_true",
+                      help="also time gen_jax with XLA's default conv library and with "
+                      "flax.linen convolutions")
   args = parser.parse_args()
 
-  import torch  # pylint: disable=import-outside-toplevel
-  torch.set_num_threads(1 if args.single_thread else args.threads)
+  import jax
+  import torch
+
+  from gen_jax import training
+  # What training.train does first; process-wide, so PyTorch runs with it too.
+  training.keep_freed_host_memory()
+  torch.set_num_threads(args.threads)
   torch.manual_seed(0)
 
-  variants = {"jax fast_conv (default)": make_jax_step(fast_conv=True)}
-  if not args.no_flax_baseline:
-    variants["jax nn.Conv/ConvTranspose"] = make_jax_step(fast_conv=False)
-  variants["torch eager NCHW"] = make_torch_step(channels_last=False)
-  variants["torch eager channels_last"] = make_torch_step(channels_last=True)
+  blocks = {"gen_jax": setup_jax(args.steps)}
+  if args.baselines:
+    blocks["gen_jax, XLA default conv library"] = setup_jax(args.steps, compiler_options={})
+    blocks["gen_jax, flax.linen convs"] = setup_jax(args.steps, fast_conv=False)
+  blocks["torch eager NCHW"] = setup_torch(args.steps, channels_last=False)
+  blocks["torch eager channels_last"] = setup_torch(args.steps, channels_last=True)
 
-  for name, run_one in variants.items():
-    start = time.perf_counter()
-    for _ in range(args.warmup):
-      run_one()
-    print(f"warm-up {name}: {time.perf_counter() - start:.1f}s", flush=True)
-
-  times = {name: [] for name in variants}
+  times = {name: [] for name in blocks}
   for _ in range(args.rounds):
-    for name, run_one in variants.items():
-      for _ in range(args.steps):
-        start = time.perf_counter()
-        run_one()
-        times[name].append(time.perf_counter() - start)
-
-  print(f"\nDCGAN train step, batch {BATCH}, {SIDE}x{SIDE}, {os.cpu_count()} CPU cores, "
-        f"torch threads {torch.get_num_threads()}, XLA_FLAGS="
-        f"'{os.environ.get('XLA_FLAGS', '')}', load average "
-        f"{os.getloadavg()[0]:.1f}, jax {jax.__version__} "
-        f"({jax.devices()[0].platform}), torch {torch.__version__}; median of "
-        f"{args.rounds * args.steps} steps")
-  medians = {name: 1e3 * statistics.median(t) for name, t in times.items()}
-  torch_best = min(v for k, v in medians.items() if k.startswith("torch"))
-  torch_nchw = medians["torch eager NCHW"]
-  for name, ms in medians.items():
-    spread = 1e3 * np.percentile(times[name], [25, 75])
-    print(f"  {name:28s} {ms:8.1f} ms/step  (IQR {spread[0]:.1f}–{spread[1]:.1f})  "
-          f"speed vs torch NCHW {torch_nchw / ms:5.2f}x, vs best torch "
-          f"{torch_best / ms:5.2f}x")
+    for name, block in blocks.items():
+      time.sleep(args.pause)
+      times[name].append(block())
+  t = {k: np.asarray(v) for k, v in times.items()}
+  torch_best = np.minimum(t["torch eager NCHW"], t["torch eager channels_last"])
+  result = {
+      "device": jax.devices()[0].device_kind, "platform": jax.devices()[0].platform,
+      "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+      "batch": BATCH, "rounds": args.rounds, "steps_per_block": args.steps,
+      "jax": jax.__version__, "torch": torch.__version__,
+      "ms_per_step": {k: round(1e3 * float(np.median(v)), 1) for k, v in t.items()},
+      "speedup_vs_faster_torch_layout": {
+          k: round(float(np.median(torch_best / v)), 3) for k, v in t.items()
+          if k.startswith("gen_jax")},
+  }
+  print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
