@@ -34,12 +34,7 @@ DATA_KEY = 8  # the training sample is a property of the task, not of the run's 
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-  if config.dataset != "ring":
-    raise ValueError(f"--config.dataset={config.dataset!r} is invalid: expected 'ring' (this "
-                     "experiment generates its data)")
-  common = ml_collections.ConfigDict(config.to_dict())
-  common.dataset = "mnist"  # the shared check knows stored datasets only
-  training.validate_config(common)
+  training.validate_config(config, generated_datasets=("ring",))
   gan.validate_gan_config(config)
   for key in ("num_modes", "num_data", "g_width", "g_layers", "d_width", "d_layers",
               "eval_samples"):
@@ -89,7 +84,8 @@ def build_game(config: ml_collections.ConfigDict) -> gan.GANGame:
                      data_shape=(1, 1, 2), num_classes=n_cls, d_steps=config.d_steps,
                      unroll_steps=config.unroll_steps, penalty_weight=config.penalty_weight,
                      clip=config.clip, began_gamma=config.began_gamma,
-                     began_lambda_k=config.began_lambda_k)
+                     began_lambda_k=config.began_lambda_k,
+                     fresh_generator_noise=config.fresh_generator_noise)
 
 
 def save_scatter(path: str, samples: np.ndarray, modes: np.ndarray, *, title: str = "",

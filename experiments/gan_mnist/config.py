@@ -25,6 +25,8 @@ def get_config() -> ml_collections.ConfigDict:
                              # | wasserstein | wgan_gp | dragan | began
   c.unroll_steps = 0         # K > 0: unrolled generator objective (Metz et al. 2017)
   c.d_steps = 1              # discriminator updates per generator update
+  c.fresh_generator_noise = False  # True: G's update draws its own z (Goodfellow et al.
+                                   # Alg. 1); False: it reuses the last D update's G(z)
   c.conditional = False      # labels to both players (cGAN; projection discriminator)
   c.minibatch = "none"       # none | discrimination | stddev
   c.penalty_weight = 10.0    # λ of wgan_gp / dragan

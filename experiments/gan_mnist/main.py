@@ -71,7 +71,8 @@ def build_game(config: ml_collections.ConfigDict, image_shape: tuple[int, int, i
                      data_shape=image_shape, num_classes=n_cls, d_steps=config.d_steps,
                      unroll_steps=config.unroll_steps, penalty_weight=config.penalty_weight,
                      clip=config.clip, began_gamma=config.began_gamma,
-                     began_lambda_k=config.began_lambda_k, preprocess=to_model_space)
+                     began_lambda_k=config.began_lambda_k, preprocess=to_model_space,
+                     fresh_generator_noise=config.fresh_generator_noise)
 
 
 def sample_metrics(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:

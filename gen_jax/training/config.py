@@ -27,12 +27,15 @@ def common_config() -> ml_collections.ConfigDict:
   return c
 
 
-def validate_config(config: ml_collections.ConfigDict, *, choices: dict | None = None) -> None:
+def validate_config(config: ml_collections.ConfigDict, *, choices: dict | None = None,
+                    generated_datasets: tuple[str, ...] = ()) -> None:
   """Raises ValueError naming the first invalid key, its value and what is expected.
 
   Args:
     config: the experiment config.
     choices: {key: allowed values} for the experiment's own enumerated keys.
+    generated_datasets: dataset names the experiment builds itself (e.g. 'ring'); only
+      these, when given, are accepted as `dataset`, instead of the stored datasets.
   """
   def fail(key, expected):
     raise ValueError(f"--config.{key}={config[key]!r} is invalid: expected {expected}")
@@ -50,7 +53,11 @@ def validate_config(config: ml_collections.ConfigDict, *, choices: dict | None =
   if not config.learning_rate > 0:
     fail("learning_rate", "a number > 0")
   ds = config.dataset
-  if not (ds in EMBEDDED_DATASETS or ds.startswith(("tfds:", "dir:"))):
+  if generated_datasets:
+    if ds not in generated_datasets:
+      fail("dataset", f"one of {tuple(generated_datasets)} (this experiment generates its "
+           "data)")
+  elif not (ds in EMBEDDED_DATASETS or ds.startswith(("tfds:", "dir:"))):
     fail("dataset", f"one of {EMBEDDED_DATASETS}, 'tfds:<name>' or 'dir:<path>'")
   for key, allowed in (choices or {}).items():
     if config[key] not in allowed:
