@@ -178,7 +178,7 @@ def _conv_transpose_bwd(strides, residuals, dy):
                        _conv_transpose_pads(kernel.shape[:2], strides))
 
   def adjoint(v):
-    return lax.conv_general_dilated(dy, v, strides, pads, dimension_numbers=_DIMENSIONS)
+    return _strided_conv(dy, v, strides, pads)
 
   # dx = A(dy; V); since ⟨dy, conv_transpose(x, W)⟩ = ⟨A(dy; V), x⟩ for all x, dy, the
   # kernel gradient is the weight gradient of that ordinary strided conv (cotangent x).
@@ -212,6 +212,33 @@ def conv_transpose2d(x: Array, kernel: Array, *, strides=(2, 2)) -> Array:
 
 def _conv_pads(hw, kernel_hw, strides) -> Padding:
   return tuple(conv_padding(n, k, s) for n, k, s in zip(hw, kernel_hw, strides))
+
+
+# Patches of at most this many values (kh·kw·C) go through im2col: the 1-channel image
+# layers, where XLA's convolutions are slowest (D's 28×28×1 → 14×14×64 4×4 conv at batch
+# 128: forward 1.97 → 1.09 ms, input gradient 2.79 → 1.29, kernel gradient 1.46 → 1.09).
+_MAX_IM2COL_PATCH = 64
+
+
+def _conv_im2col(x: Array, kernel: Array, strides: tuple[int, int], pads: Padding) -> Array:
+  """The strided conv as one GEMM of the kh·kw strided views (patches) with the kernel."""
+  (kh, kw, c, f), (sh, sw) = kernel.shape, strides
+  # lax.pad: the adjoint convs of `conv_transpose2d` may have negative (cropping) pads.
+  xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), *((lo, hi, 0) for lo, hi in pads),
+                                           (0, 0, 0)))
+  out_h = (xp.shape[1] - kh) // sh + 1
+  out_w = (xp.shape[2] - kw) // sw + 1
+  taps = [xp[:, i:i + sh * (out_h - 1) + 1:sh, j:j + sw * (out_w - 1) + 1:sw]
+          for i in range(kh) for j in range(kw)]
+  patches = jnp.stack(taps, axis=3).reshape(-1, kh * kw * c)   # [N·H'·W', (tap, C)]
+  return (patches @ kernel.reshape(kh * kw * c, f)).reshape(x.shape[0], out_h, out_w, f)
+
+
+def _strided_conv(x: Array, kernel: Array, strides: tuple[int, int], pads: Padding) -> Array:
+  """An ordinary (strided) conv, by im2col for small patches, else XLA's."""
+  if kernel.shape[0] * kernel.shape[1] * kernel.shape[2] <= _MAX_IM2COL_PATCH:
+    return _conv_im2col(x, kernel, strides, pads)
+  return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=_DIMENSIONS)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -251,8 +278,9 @@ _conv_same.defvjp(_conv_fwd, _conv_bwd)
 def conv2d(x: Array, kernel: Array, *, strides=(1, 1)) -> Array:
   """`lax.conv_general_dilated(x, kernel, strides, 'SAME')` (NHWC, HWIO), fast on XLA:CPU.
 
-  The forward pass and the kernel gradient are XLA's; the input gradient is computed
-  by phases (see the module docstring).
+  The forward pass and the kernel gradient are XLA's and the input gradient is computed
+  by phases (see the module docstring), except for patches of ≤ 64 values (kh·kw·C, the
+  image layers), computed by im2col and one GEMM.
 
   Args:
     x: [N, H, W, C] input.
@@ -265,7 +293,12 @@ def conv2d(x: Array, kernel: Array, *, strides=(1, 1)) -> Array:
   if x.ndim != 4 or kernel.ndim != 4 or kernel.shape[2] != x.shape[3]:
     raise ValueError(f"expected x [N, H, W, C] and kernel [kh, kw, C, F], got "
                      f"{x.shape} and {kernel.shape}.")
-  return _conv_same(x, kernel, _pair(strides, "strides"))
+  strides = _pair(strides, "strides")
+  if kernel.shape[0] * kernel.shape[1] * kernel.shape[2] <= _MAX_IM2COL_PATCH:
+    # Small patches: im2col, whose autodiff gradients are the fast ones there too.
+    return _conv_im2col(x, kernel, strides,
+                        _conv_pads(x.shape[1:3], kernel.shape[:2], strides))
+  return _conv_same(x, kernel, strides)
 
 
 # ------------------------------------------------------------------ linen modules
