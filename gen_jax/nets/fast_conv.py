@@ -135,14 +135,53 @@ def transposed_conv_by_phases(x: Array, kernel: Array, strides: tuple[int, int],
   return y[:, :out_h, :out_w]
 
 
-# Below this many output channels XLA's dilated conv wins: 14×14×64 → 28×28×F at batch 128
-# took 2.2 / 4.3 / 9.5 / 18.8 ms for F = 1 / 4 / 8 / 16, by phases 5.2 / 13.2 / 10.2 / 9.1.
+# Patches of at most this many values (kh·kw·C) go through im2col: the 1-channel image
+# layers, where XLA's convolutions are slowest (D's 28×28×1 → 14×14×64 4×4 conv at batch
+# 128: forward 1.97 → 1.09 ms, input gradient 2.79 → 1.29, kernel gradient 1.46 → 1.09).
+_MAX_IM2COL_PATCH = 64
+
+
+def _conv_im2col(x: Array, kernel: Array, strides: tuple[int, int], pads: Padding) -> Array:
+  """The strided conv as one GEMM of the kh·kw strided views (patches) with the kernel."""
+  (kh, kw, c, f), (sh, sw) = kernel.shape, strides
+  # lax.pad: the adjoint convs of `conv_transpose2d` may have negative (cropping) pads.
+  xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), *((lo, hi, 0) for lo, hi in pads),
+                                           (0, 0, 0)))
+  out_h = (xp.shape[1] - kh) // sh + 1
+  out_w = (xp.shape[2] - kw) // sw + 1
+  taps = [xp[:, i:i + sh * (out_h - 1) + 1:sh, j:j + sw * (out_w - 1) + 1:sw]
+          for i in range(kh) for j in range(kw)]
+  patches = jnp.stack(taps, axis=3).reshape(-1, kh * kw * c)   # [N·H'·W', (tap, C)]
+  return (patches @ kernel.reshape(kh * kw * c, f)).reshape(x.shape[0], out_h, out_w, f)
+
+
+def _strided_conv(x: Array, kernel: Array, strides: tuple[int, int], pads: Padding) -> Array:
+  """An ordinary (strided) conv, by im2col for small patches, else XLA's."""
+  if kernel.shape[0] * kernel.shape[1] * kernel.shape[2] <= _MAX_IM2COL_PATCH:
+    return _conv_im2col(x, kernel, strides, pads)
+  return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=_DIMENSIONS)
+
+
+# Below this many output channels XLA's dilated conv beats phases: 14×14×64 → 28×28×F at
+# batch 128 took 2.2 / 4.3 / 9.5 / 18.8 ms for F = 1 / 4 / 8 / 16, by phases 5.2 / 13.2 /
+# 10.2 / 9.1.
 _MIN_PHASE_FEATURES = 16
 
 
 def _transposed_conv(x, kernel, strides, padding):
-  """Phases where they pay (stride > 1, ≥ 16 output channels), XLA's dilated conv else."""
-  if strides == (1, 1) or kernel.shape[3] < _MIN_PHASE_FEATURES:
+  """The dilated conv (a transposed conv) by the fastest of three exact forms."""
+  kh, kw, _, features = kernel.shape
+  if strides != (1, 1) and kh * kw * features <= _MAX_IM2COL_PATCH:
+    # Few output channels (an image layer): the transpose of the adjoint strided conv,
+    # which has small patches and so goes through im2col (14×14×64 → 28×28×1: 2.09 →
+    # 0.83 ms).
+    out = [s * (n - 1) + 1 + lo + hi - k + 1
+           for n, k, s, (lo, hi) in zip(x.shape[1:3], (kh, kw), strides, padding)]
+    pads = _adjoint_pads(x.shape[1:3], out, (kh, kw), strides, padding)
+    adjoint = lambda y: _conv_im2col(y, _flip_swap(kernel), strides, pads)
+    y_shape = jax.ShapeDtypeStruct((x.shape[0], *out, features), x.dtype)
+    return jax.linear_transpose(adjoint, y_shape)(x)[0]
+  if strides == (1, 1) or features < _MIN_PHASE_FEATURES:
     return _dilated_conv(x, kernel, strides, padding)
   return transposed_conv_by_phases(x, kernel, strides, padding)
 
@@ -212,33 +251,6 @@ def conv_transpose2d(x: Array, kernel: Array, *, strides=(2, 2)) -> Array:
 
 def _conv_pads(hw, kernel_hw, strides) -> Padding:
   return tuple(conv_padding(n, k, s) for n, k, s in zip(hw, kernel_hw, strides))
-
-
-# Patches of at most this many values (kh·kw·C) go through im2col: the 1-channel image
-# layers, where XLA's convolutions are slowest (D's 28×28×1 → 14×14×64 4×4 conv at batch
-# 128: forward 1.97 → 1.09 ms, input gradient 2.79 → 1.29, kernel gradient 1.46 → 1.09).
-_MAX_IM2COL_PATCH = 64
-
-
-def _conv_im2col(x: Array, kernel: Array, strides: tuple[int, int], pads: Padding) -> Array:
-  """The strided conv as one GEMM of the kh·kw strided views (patches) with the kernel."""
-  (kh, kw, c, f), (sh, sw) = kernel.shape, strides
-  # lax.pad: the adjoint convs of `conv_transpose2d` may have negative (cropping) pads.
-  xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), *((lo, hi, 0) for lo, hi in pads),
-                                           (0, 0, 0)))
-  out_h = (xp.shape[1] - kh) // sh + 1
-  out_w = (xp.shape[2] - kw) // sw + 1
-  taps = [xp[:, i:i + sh * (out_h - 1) + 1:sh, j:j + sw * (out_w - 1) + 1:sw]
-          for i in range(kh) for j in range(kw)]
-  patches = jnp.stack(taps, axis=3).reshape(-1, kh * kw * c)   # [N·H'·W', (tap, C)]
-  return (patches @ kernel.reshape(kh * kw * c, f)).reshape(x.shape[0], out_h, out_w, f)
-
-
-def _strided_conv(x: Array, kernel: Array, strides: tuple[int, int], pads: Padding) -> Array:
-  """An ordinary (strided) conv, by im2col for small patches, else XLA's."""
-  if kernel.shape[0] * kernel.shape[1] * kernel.shape[2] <= _MAX_IM2COL_PATCH:
-    return _conv_im2col(x, kernel, strides, pads)
-  return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=_DIMENSIONS)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))

@@ -52,8 +52,11 @@ def _compare(ref_module, fast_module, x_shape, seed):
     _assert_close(dv_fast["params"]["bias"], dv_ref["params"]["bias"], "bias gradient")
 
 
-# Feature counts on both sides of fast_conv's switch to phases (16 output channels).
+# Feature counts on both sides of fast_conv's switches: phases for ≥ 16 output channels,
+# im2col for patches (kh·kw·C) of ≤ 64 values.
 CASES = [
+    (4, 2, (7, 6), 8, 1),      # an image layer: 1 channel, im2col (of the adjoint)
+    (3, 2, (5, 4), 6, 2),      # odd kernel, few channels
     (4, 2, (7, 6), 3, 5),      # the DCGAN layer shape, few channels: XLA's dilated conv
     (4, 2, (7, 6), 5, 16),     # the DCGAN layer by phases
     (5, 2, (4, 4), 3, 16),     # odd kernel: asymmetric 'SAME' padding, uneven phases
