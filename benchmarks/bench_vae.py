@@ -3,7 +3,8 @@
 784-400-20 MLP VAE, Bernoulli likelihood, Adam, batch 128, dynamic binarization inside the
 step in both. gen_jax is timed as `gen_jax.training.train` runs it: the guarded step of
 `training.compile_steps`, in its lean form (loss only; what runs on all but the log steps)
-and its full form (every metric, incl. the gradient norm; the log steps). Timed blocks of
+and its full form (every metric, incl. the gradient norm; the log steps), in a process with
+the trainer's allocator settings (`training.keep_freed_host_memory`). Timed blocks of
 the two frameworks alternate, with a pause before each so neither runs while the other's
 idle worker threads still spin; the ratio is the median over rounds of torch/jax.
 
@@ -115,6 +116,9 @@ def main():
   parser.add_argument("--batch", type=int, default=128)
   parser.add_argument("--threads", type=int, default=os.cpu_count())
   args = parser.parse_args()
+  from gen_jax import training
+  # What training.train does first; process-wide, so PyTorch runs with it too.
+  training.keep_freed_host_memory()
   lean_block, full_block = setup_jax(args.steps, args.batch)
   torch_block = setup_torch(args.steps, args.batch, args.threads)
   times = {"lean": [], "full": [], "torch": []}
