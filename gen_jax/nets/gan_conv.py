@@ -3,7 +3,9 @@ discriminator, the CycleGAN translator and patch critic, BiGAN/ALI's joint (x, z
 discriminator, and a discriminator that exposes a hidden layer (VAE-GAN).
 
 Every module takes `train` (keyword) for a uniform call signature with
-`gen_jax.gan.GANGame`, even where it has no batch statistics.
+`gen_jax.gan.GANGame`, even where it has no batch statistics. Stride-2 convolutions and
+batch norm are `gen_jax.nets.fast_conv` / `gen_jax.nets.batch_norm` (flax.linen's
+functions and parameters, fast on XLA:CPU).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from gen_jax.nets import fast_conv
+from gen_jax.nets.batch_norm import BatchNorm
 
 Array = jax.Array
 _INIT = nn.initializers.normal(stddev=0.02)  # Radford et al. 2016, §4
@@ -51,7 +54,8 @@ class ConvAutoencoder(nn.Module):
       raise ValueError(f"image sides {height}x{width} must be divisible by {scale}")
     h = nn.elu(nn.Conv(self.features[0], (3, 3), kernel_init=_INIT, name="enc_in")(x))
     for i, f in enumerate(self.features):
-      h = nn.elu(nn.Conv(f, (3, 3), strides=(2, 2), kernel_init=_INIT, name=f"enc_{i}")(h))
+      h = nn.elu(fast_conv.Conv(f, (3, 3), strides=(2, 2), kernel_init=_INIT,
+                                name=f"enc_{i}")(h))
     side = (height // scale, width // scale)
     code = nn.Dense(self.code_dim, kernel_init=_INIT, name="code")(h.reshape(n, -1))
     if self.num_classes:
@@ -95,7 +99,7 @@ class ResnetTranslator(nn.Module):
     h = nn.relu(norm("in_norm")(nn.Conv(f, (7, 7), name="in")(x)))
     for i, mult in enumerate((2, 4)):
       h = nn.relu(norm(f"down_{i}_norm")(
-          nn.Conv(mult * f, (3, 3), strides=(2, 2), name=f"down_{i}")(h)))
+          fast_conv.Conv(mult * f, (3, 3), strides=(2, 2), name=f"down_{i}")(h)))
     for i in range(self.blocks):
       h = ResidualBlock(4 * f, name=f"res_{i}")(h)
     for i, mult in enumerate((2, 1)):
@@ -116,9 +120,9 @@ class PatchDiscriminator(nn.Module):
   def __call__(self, x: Array, *, train: bool = False) -> Array:
     del train
     f = self.features
-    h = nn.leaky_relu(nn.Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT, name="conv_0")(x),
-                      0.2)
-    h = nn.Conv(2 * f, (4, 4), strides=(2, 2), kernel_init=_INIT, name="conv_1")(h)
+    h = nn.leaky_relu(fast_conv.Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT,
+                                     name="conv_0")(x), 0.2)
+    h = fast_conv.Conv(2 * f, (4, 4), strides=(2, 2), kernel_init=_INIT, name="conv_1")(h)
     h = nn.leaky_relu(nn.InstanceNorm(name="norm_1")(h), 0.2)
     return nn.Conv(1, (4, 4), kernel_init=_INIT, name="out")(h)[..., 0]
 
@@ -141,9 +145,9 @@ class ImageEncoder(nn.Module):
   def __call__(self, x: Array, *, train: bool = False) -> Array:
     h = x
     for i, f in enumerate(self.features):
-      h = nn.Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT, name=f"conv_{i}")(h)
+      h = fast_conv.Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT, name=f"conv_{i}")(h)
       if self.batch_norm and i > 0:
-        h = nn.BatchNorm(use_running_average=not train, momentum=0.9, name=f"bn_{i}")(h)
+        h = BatchNorm(use_running_average=not train, momentum=0.9, name=f"bn_{i}")(h)
       h = nn.leaky_relu(h, 0.2)
     h = nn.leaky_relu(nn.Dense(self.hidden, kernel_init=_INIT, name="hidden")(
         h.reshape(h.shape[0], -1)), 0.2)
@@ -170,7 +174,7 @@ class JointDiscriminator(nn.Module):
     act = lambda v: nn.leaky_relu(v, 0.2)
     h = x
     for i, f in enumerate(self.features):
-      h = act(nn.Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT, name=f"conv_{i}")(h))
+      h = act(fast_conv.Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT, name=f"conv_{i}")(h))
     hx = act(nn.Dense(self.hidden, kernel_init=_INIT, name="x_dense")(
         h.reshape(h.shape[0], -1)))
     hz = act(nn.Dense(self.hidden, kernel_init=_INIT, name="z_0")(z))
@@ -197,9 +201,9 @@ class FeatureDiscriminator(nn.Module):
   def __call__(self, x: Array, *, train: bool = False) -> tuple[Array, Array]:
     h, feats = x, None
     for i, f in enumerate(self.features):
-      h = nn.Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT, name=f"conv_{i}")(h)
+      h = fast_conv.Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT, name=f"conv_{i}")(h)
       if self.batch_norm and i > 0:
-        h = nn.BatchNorm(use_running_average=not train, momentum=0.9, name=f"bn_{i}")(h)
+        h = BatchNorm(use_running_average=not train, momentum=0.9, name=f"bn_{i}")(h)
       h = nn.leaky_relu(h, 0.2)
       if i == self.feature_layer:
         feats = h.reshape(h.shape[0], -1)
