@@ -10,7 +10,7 @@ functions and parameters, fast on XLA:CPU).
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -135,23 +135,28 @@ class ImageEncoder(nn.Module):
     features: channels of the stride-2 convs.
     hidden: width of the dense layer before the output.
     batch_norm: batch norm after every conv but the first.
+    kernel_init: every layer's kernel init (default N(0, 0.02), Radford et al.: small
+      outputs, so a Gaussian posterior starts near the prior; BiGAN's E(x) should start
+      at the prior's scale instead).
   """
   out_dim: int
   features: Sequence[int] = (32, 64)
   hidden: int = 256
   batch_norm: bool = False
+  kernel_init: Callable[..., Array] = _INIT
 
   @nn.compact
   def __call__(self, x: Array, *, train: bool = False) -> Array:
     h = x
     for i, f in enumerate(self.features):
-      h = fast_conv.Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT, name=f"conv_{i}")(h)
+      h = fast_conv.Conv(f, (4, 4), strides=(2, 2), kernel_init=self.kernel_init,
+                         name=f"conv_{i}")(h)
       if self.batch_norm and i > 0:
         h = BatchNorm(use_running_average=not train, momentum=0.9, name=f"bn_{i}")(h)
       h = nn.leaky_relu(h, 0.2)
-    h = nn.leaky_relu(nn.Dense(self.hidden, kernel_init=_INIT, name="hidden")(
+    h = nn.leaky_relu(nn.Dense(self.hidden, kernel_init=self.kernel_init, name="hidden")(
         h.reshape(h.shape[0], -1)), 0.2)
-    return nn.Dense(self.out_dim, kernel_init=_INIT, name="out")(h)
+    return nn.Dense(self.out_dim, kernel_init=self.kernel_init, name="out")(h)
 
 
 class JointDiscriminator(nn.Module):

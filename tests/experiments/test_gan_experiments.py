@@ -93,9 +93,12 @@ def test_bigan_end_to_end(tmp_path):
   c.latent_dim, c.probe_steps, c.eval_samples = 4, 20, 50
   results = bigan_main.train_and_evaluate(c, str(tmp_path))
   assert 0.0 <= results["recon_mse"] <= 1.0
+  assert 0.05 < results["recon_mse_unrelated_digit"] < 0.3  # MNIST digits differ
   for key in ("probe_accuracy", "probe_accuracy_random_encoder", "probe_accuracy_pixels"):
     assert 0.0 <= results[key] <= 1.0
   assert results["probe_accuracy_pixels"] > 0.5  # a linear probe on pixels works on MNIST
+  # E(x) starts at the prior's scale (lecun-normal output layer), not collapsed near 0.
+  assert 0.1 < results["code_std"] < 10.0, results["code_std"]
 
 
 def test_linear_probe_separates_separable_classes():
