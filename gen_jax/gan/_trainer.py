@@ -331,8 +331,8 @@ def gan_step(game: GANGame, state: GANState, batch: Any, key: Array
   reuse_fakes = game.unroll_steps == 0 and not game.fresh_generator_noise
 
   def generate(g_params, z, labels):
-    # Training mode (this batch's statistics); the returned running averages are kept
-    # from the generator update's pass only.
+    # Training mode (this batch's statistics); G's running averages are advanced only by
+    # the pass its update differentiates.
     return apply_player(game.generator, g_params, state.extra["g"], z, labels, train=True)
 
   def d_update(carry, b, fake, k_pen):

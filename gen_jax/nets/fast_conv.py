@@ -21,15 +21,20 @@ summation order; tests/nets/test_fast_conv.py checks outputs and gradients again
    adjoint in x is the ordinary strided correlation A(dy; V) = conv(dy, V, stride s),
    V = W flipped and swapped, so ⟨dy, conv_transpose(x, W)⟩ = ⟨A(dy; V), x⟩ and dW is
    the weight gradient of that *ordinary* strided conv at input dy with cotangent x.
+4. **Small patches by im2col.** A conv whose patch kh·kw·C has ≤ 64 values (the
+   1-channel image layers) is one GEMM of its kh·kw strided views with the kernel; a
+   transposed conv with few output channels is the linear transpose of such an im2col
+   conv (its adjoint).
 
 Measured on the DCGAN layers (batch 128, 2-core CPU, the Eigen convolutions that
 `gen_jax.training.compiler` selects; benchmarks/bench_dcgan.py times the whole step): the
 7×7×128 → 14×14×64 transposed conv 15.9 ms as XLA's dilated conv, 11.2 ms by phases; the
 input gradient of D's 14×14×64 → 7×7×128 conv 15.1 → 11.0 ms; the transposed conv's weight
 gradient ~280–1000 → 11.5 ms by the adjoint (k·k GEMMs of x with strided slices of dy,
-stacked in one batched GEMM: 34–50 ms). Phases lose below 16 output channels (the
-1-channel image layers), where the dilated conv is kept. im2col + GEMM forms were slower
-still: XLA:CPU's fused slices, pads and concatenations copy at 1–3 GB/s.
+stacked in one batched GEMM: 34–50 ms). Phases lose below 16 output channels, where
+XLA's dilated conv (or 4, for the image layers) is used. im2col + GEMM for the wide layers
+was slower still:
+XLA:CPU's fused slices, pads and concatenations copy their 25 MB patch matrices at 1–3 GB/s.
 """
 
 from __future__ import annotations
@@ -194,11 +199,22 @@ def _conv_transpose_pads(kernel_hw, strides) -> Padding:
 
 
 def _adjoint_pads(n_in, n_out, kernel_hw, strides, pads) -> Padding:
-  """Padding of the strided conv A(dy; V) that is the adjoint of a dilated conv."""
+  """Padding of the strided conv (n_out -> n_in) adjoint to a dilated conv (n_in -> n_out,
+  dilated-input padding `pads`): low k − 1 − low, high from the lengths."""
   out = []
   for n, m, k, s, (low, _) in zip(n_in, n_out, kernel_hw, strides, pads):
     a = k - 1 - low
     out.append((a, s * (n - 1) + k - a - m))
+  return tuple(out)
+
+
+def _dilated_adjoint_pads(n_in, n_out, kernel_hw, strides, pads) -> Padding:
+  """Dilated-input padding of the transposed conv (n_out -> n_in) adjoint to a strided
+  conv (n_in -> n_out, padding `pads`): low k − 1 − low, high from the lengths."""
+  out = []
+  for n, m, k, s, (low, _) in zip(n_in, n_out, kernel_hw, strides, pads):
+    a = k - 1 - low
+    out.append((a, n - s * (m - 1) - 2 - a + k))
   return tuple(out)
 
 
@@ -269,12 +285,9 @@ def _conv_bwd(strides, residuals, dy):
   pads = _conv_pads(x.shape[1:3], kernel.shape[:2], strides)
   # dx = Σ_t W[t]ᵀ dy[i] at n = s·i + t − lo: a transposed conv of dy with the flipped,
   # swapped kernel, dilated-input padding (k − 1 − lo, ·) and output length n.
-  dx_pads = []
-  for n, m, k, s, (low, _) in zip(x.shape[1:3], dy.shape[1:3], kernel.shape[:2], strides,
-                                  pads):
-    a = k - 1 - low
-    dx_pads.append((a, n - s * (m - 1) - 2 - a + k))
-  dx = _transposed_conv(dy, _flip_swap(kernel), strides, tuple(dx_pads))
+  dx_pads = _dilated_adjoint_pads(x.shape[1:3], dy.shape[1:3], kernel.shape[:2], strides,
+                                  pads)
+  dx = _transposed_conv(dy, _flip_swap(kernel), strides, dx_pads)
 
   def conv_of_kernel(w):
     return lax.conv_general_dilated(x, w, strides, pads, dimension_numbers=_DIMENSIONS)
