@@ -26,6 +26,9 @@ summation order; tests/nets/test_fast_conv.py checks outputs and gradients again
    transposed conv with few output channels is the linear transpose of such an im2col
    conv (its adjoint).
 
+The rewrites apply when JAX's default backend is the CPU; on GPU and TPU the functions are
+XLA's own convolutions (no accelerator was available to measure the rewrites there).
+
 Measured on the DCGAN layers (batch 128, 2-core CPU, the Eigen convolutions that
 `gen_jax.training.compiler` selects; benchmarks/bench_dcgan.py times the whole step): the
 7×7×128 → 14×14×64 transposed conv 15.9 ms as XLA's dilated conv, 11.2 ms by phases; the
@@ -60,6 +63,18 @@ def _pair(value, name: str) -> tuple[int, int]:
   if len(value) != 2:
     raise ValueError(f"{name} must be an int or a pair, got {value}.")
   return value
+
+
+def _rewrite() -> bool:
+  """The rewrites target XLA:CPU; elsewhere (cuDNN, TPU) XLA's own forms are used, as
+  measured speed-ups exist for CPU only (no accelerator was available to measure)."""
+  return jax.default_backend() == "cpu"
+
+
+def _check_operands(x: Array, kernel: Array) -> None:
+  if x.ndim != 4 or kernel.ndim != 4 or kernel.shape[2] != x.shape[3]:
+    raise ValueError(f"expected x [N, H, W, C] and kernel [kh, kw, C, F], got "
+                     f"{x.shape} and {kernel.shape}.")
 
 
 def _flip_swap(kernel: Array) -> Array:
@@ -256,10 +271,11 @@ def conv_transpose2d(x: Array, kernel: Array, *, strides=(2, 2)) -> Array:
     [N, sh·H, sw·W, F], equal to Flax's ConvTranspose(padding='SAME') up to float32
     summation order, in value and in both gradients.
   """
-  if x.ndim != 4 or kernel.ndim != 4 or kernel.shape[2] != x.shape[3]:
-    raise ValueError(f"expected x [N, H, W, C] and kernel [kh, kw, C, F], got "
-                     f"{x.shape} and {kernel.shape}.")
-  return _conv_transpose_same(x, kernel, _pair(strides, "strides"))
+  _check_operands(x, kernel)
+  strides = _pair(strides, "strides")
+  if not _rewrite():
+    return _dilated_conv(x, kernel, strides, _conv_transpose_pads(kernel.shape[:2], strides))
+  return _conv_transpose_same(x, kernel, strides)
 
 
 # ------------------------------------------------------------- strided convolution
@@ -315,10 +331,12 @@ def conv2d(x: Array, kernel: Array, *, strides=(1, 1)) -> Array:
     [N, ⌈H/sh⌉, ⌈W/sw⌉, F], equal to Flax's Conv(padding='SAME') up to float32 summation
     order, in value and in both gradients.
   """
-  if x.ndim != 4 or kernel.ndim != 4 or kernel.shape[2] != x.shape[3]:
-    raise ValueError(f"expected x [N, H, W, C] and kernel [kh, kw, C, F], got "
-                     f"{x.shape} and {kernel.shape}.")
+  _check_operands(x, kernel)
   strides = _pair(strides, "strides")
+  if not _rewrite():
+    return lax.conv_general_dilated(x, kernel, strides,
+                                    _conv_pads(x.shape[1:3], kernel.shape[:2], strides),
+                                    dimension_numbers=_DIMENSIONS)
   if kernel.shape[0] * kernel.shape[1] * kernel.shape[2] <= _MAX_IM2COL_PATCH:
     # Small patches: im2col, whose autodiff gradients are the fast ones there too.
     return _conv_im2col(x, kernel, strides,

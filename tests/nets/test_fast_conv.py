@@ -157,3 +157,25 @@ def test_second_order_gradients_match_flax():
   want, got = (jax.jit(jax.grad(lambda v, m=m: penalty(v, m)))(variables) for m in modules)
   for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
     _assert_close(g, w, "gradient of the input-gradient norm")
+
+
+def test_other_backends_get_xla_s_own_convolutions(monkeypatch):
+  """Off CPU the functions are lax's ops (same values); the rewrites are CPU-only."""
+  rng = np.random.default_rng(6)
+  x = jnp.asarray(rng.normal(size=(2, 6, 6, 16)), jnp.float32)
+  image = jnp.asarray(rng.normal(size=(2, 12, 12, 1)), jnp.float32)
+  kernel = jnp.asarray(rng.normal(size=(4, 4, 16, 16)), jnp.float32)
+
+  def convolutions():
+    deconv = jax.jit(lambda x, k: fast_conv.conv_transpose2d(x, k, strides=2))
+    conv = jax.jit(lambda x, k: fast_conv.conv2d(x, k[:, :, :1], strides=2))
+    return [f.lower(a, kernel).as_text().count("stablehlo.convolution")
+            for f, a in ((deconv, x), (conv, image))]
+
+  assert convolutions() == [4, 0]  # CPU: by phases; im2col (a dot) for the image layer
+  monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+  assert convolutions() == [1, 1]
+  np.testing.assert_allclose(
+      fast_conv.conv_transpose2d(x, kernel, strides=2),
+      lax.conv_transpose(x, kernel, (2, 2), "SAME", dimension_numbers=DIMENSIONS),
+      rtol=1e-5, atol=1e-5)
