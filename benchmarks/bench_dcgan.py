@@ -16,9 +16,12 @@ runs while another's idle worker threads still spin; a ratio is the median over 
 the per-round ratio, so that slow drifts of a shared machine cancel.
 
   python benchmarks/bench_dcgan.py [--steps 10] [--rounds 15] [--threads 2] [--baselines]
+                                   [--single-core]
 
 --baselines adds gen_jax with XLA's default CPU convolution library (YNNPACK) and with
-flax.linen's Conv/ConvTranspose instead of gen_jax.nets.fast_conv.
+flax.linen's Conv/ConvTranspose instead of gen_jax.nets.fast_conv. --single-core pins the
+process (both frameworks' threads) to one core and runs torch on one thread: a per-core
+comparison, robust when other processes share the machine.
 """
 
 from __future__ import annotations
@@ -156,7 +159,12 @@ def main():
   parser.add_argument("--baselines", action="store_true",
                       help="also time gen_jax with XLA's default conv library and with "
                       "flax.linen convolutions")
+  parser.add_argument("--single-core", action="store_true",
+                      help="pin the process to one core, torch on one thread")
   args = parser.parse_args()
+  if args.single_core:  # before jax and torch start their thread pools
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    args.threads = 1
 
   import jax
   import torch
@@ -183,7 +191,7 @@ def main():
   torch_best = np.minimum(t["torch eager NCHW"], t["torch eager channels_last"])
   result = {
       "device": jax.devices()[0].device_kind, "platform": jax.devices()[0].platform,
-      "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+      "cores_used": len(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads(),
       "batch": BATCH, "rounds": args.rounds, "steps_per_block": args.steps,
       "jax": jax.__version__, "torch": torch.__version__,
       "ms_per_step": {k: round(1e3 * float(np.median(v)), 1) for k, v in t.items()},
