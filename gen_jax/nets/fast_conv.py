@@ -2,7 +2,7 @@
 
 Same functions and parameters as `flax.linen.Conv` / `flax.linen.ConvTranspose` with
 'SAME' padding (NHWC, kernel [kh, kw, in, out]); only the way XLA is asked to compute them
-differs. Three rewrites, each exact algebra (results equal XLA's own up to float32
+differs. Four rewrites, each exact algebra (results equal XLA's own up to float32
 summation order; tests/nets/test_fast_conv.py checks outputs and gradients against Flax):
 
 1. **Transposed convolutions by phases.** XLA:CPU runs a transposed (input-dilated)
@@ -175,9 +175,13 @@ def _conv_im2col(x: Array, kernel: Array, strides: tuple[int, int], pads: Paddin
   return (patches @ kernel.reshape(kh * kw * c, f)).reshape(x.shape[0], out_h, out_w, f)
 
 
+def _small_patches(kernel: Array) -> bool:
+  return kernel.shape[0] * kernel.shape[1] * kernel.shape[2] <= _MAX_IM2COL_PATCH
+
+
 def _strided_conv(x: Array, kernel: Array, strides: tuple[int, int], pads: Padding) -> Array:
   """An ordinary (strided) conv, by im2col for small patches, else XLA's."""
-  if kernel.shape[0] * kernel.shape[1] * kernel.shape[2] <= _MAX_IM2COL_PATCH:
+  if _small_patches(kernel):
     return _conv_im2col(x, kernel, strides, pads)
   return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=_DIMENSIONS)
 
@@ -337,10 +341,10 @@ def conv2d(x: Array, kernel: Array, *, strides=(1, 1)) -> Array:
     return lax.conv_general_dilated(x, kernel, strides,
                                     _conv_pads(x.shape[1:3], kernel.shape[:2], strides),
                                     dimension_numbers=_DIMENSIONS)
-  if kernel.shape[0] * kernel.shape[1] * kernel.shape[2] <= _MAX_IM2COL_PATCH:
-    # Small patches: im2col, whose autodiff gradients are the fast ones there too.
-    return _conv_im2col(x, kernel, strides,
-                        _conv_pads(x.shape[1:3], kernel.shape[:2], strides))
+  if _small_patches(kernel):
+    # im2col, whose autodiff gradients are the fast ones there too.
+    return _strided_conv(x, kernel, strides,
+                         _conv_pads(x.shape[1:3], kernel.shape[:2], strides))
   return _conv_same(x, kernel, strides)
 
 
