@@ -40,10 +40,15 @@ class ConvAutoencoder(nn.Module):
     features: channels per resolution level (the last is the 7×7 level).
     code_dim: h, the embedding size (64 in the paper).
     num_classes: > 0 appends a one-hot label to the code (conditional BEGAN).
+    kernel_init: every layer's kernel init. Variance-preserving by default: with DCGAN's
+      N(0, 0.02) the eight layers shrink the signal and its gradient so much that the
+      autoencoder stays near a constant black image for thousands of steps (its L1 error
+      on real digits 0.21 after 700 steps, where reconstructing all-black scores 0.26).
   """
   features: Sequence[int] = (32, 64)
   code_dim: int = 64
   num_classes: int = 0
+  kernel_init: Callable[..., Array] = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self, x: Array, labels: Array | None = None, *, train: bool = False) -> Array:
@@ -52,20 +57,20 @@ class ConvAutoencoder(nn.Module):
     scale = 2**len(self.features)
     if height % scale or width % scale:
       raise ValueError(f"image sides {height}x{width} must be divisible by {scale}")
-    h = nn.elu(nn.Conv(self.features[0], (3, 3), kernel_init=_INIT, name="enc_in")(x))
+    h = nn.elu(nn.Conv(self.features[0], (3, 3), kernel_init=self.kernel_init, name="enc_in")(x))
     for i, f in enumerate(self.features):
-      h = nn.elu(fast_conv.Conv(f, (3, 3), strides=(2, 2), kernel_init=_INIT,
+      h = nn.elu(fast_conv.Conv(f, (3, 3), strides=(2, 2), kernel_init=self.kernel_init,
                                 name=f"enc_{i}")(h))
     side = (height // scale, width // scale)
-    code = nn.Dense(self.code_dim, kernel_init=_INIT, name="code")(h.reshape(n, -1))
+    code = nn.Dense(self.code_dim, kernel_init=self.kernel_init, name="code")(h.reshape(n, -1))
     if self.num_classes:
       code = jnp.concatenate([code, jax.nn.one_hot(labels, self.num_classes)], -1)
-    h = nn.Dense(side[0] * side[1] * self.features[-1], kernel_init=_INIT,
+    h = nn.Dense(side[0] * side[1] * self.features[-1], kernel_init=self.kernel_init,
                  name="dec_in")(code).reshape(n, *side, self.features[-1])
     for i, f in enumerate(reversed(self.features)):
-      h = nn.elu(nn.Conv(f, (3, 3), kernel_init=_INIT, name=f"dec_{i}")(h))
+      h = nn.elu(nn.Conv(f, (3, 3), kernel_init=self.kernel_init, name=f"dec_{i}")(h))
       h = _upsample(h)
-    return nn.Conv(channels, (3, 3), kernel_init=_INIT, name="dec_out")(h)
+    return nn.Conv(channels, (3, 3), kernel_init=self.kernel_init, name="dec_out")(h)
 
 
 class ResidualBlock(nn.Module):
