@@ -337,14 +337,12 @@ def conv2d(x: Array, kernel: Array, *, strides=(1, 1)) -> Array:
   """
   _check_operands(x, kernel)
   strides = _pair(strides, "strides")
+  pads = _conv_pads(x.shape[1:3], kernel.shape[:2], strides)
   if not _rewrite():
-    return lax.conv_general_dilated(x, kernel, strides,
-                                    _conv_pads(x.shape[1:3], kernel.shape[:2], strides),
-                                    dimension_numbers=_DIMENSIONS)
+    return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=_DIMENSIONS)
   if _small_patches(kernel):
     # im2col, whose autodiff gradients are the fast ones there too.
-    return _strided_conv(x, kernel, strides,
-                         _conv_pads(x.shape[1:3], kernel.shape[:2], strides))
+    return _conv_im2col(x, kernel, strides, pads)
   return _conv_same(x, kernel, strides)
 
 
