@@ -55,7 +55,7 @@ def setup_jax(steps: int, *, fast_conv: bool = True, compiler_options: dict | No
     game = dataclasses.replace(
         game, generator=dataclasses.replace(game.generator, fast_conv=False),
         discriminator=dataclasses.replace(game.discriminator, fast_conv=False))
-  task = gan.make_gan_task(game)
+  task = gan.make_task(game)
   mesh = training.data_mesh()
   if compiler_options is None:
     step, _ = training.compile_steps(task, mesh)

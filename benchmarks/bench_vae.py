@@ -27,13 +27,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 def setup_jax(steps: int, batch: int):
   import jax
 
-  from experiments.vae_mnist.config import get_config
   from gen_jax import data, training, vae
 
-  config = get_config()
-  config.batch_size = batch
   train, test = data.load_dataset("mnist", "train"), data.load_dataset("mnist", "test")
-  task = vae.make_vae_task(config, train, test)
+  # experiments.vae_mnist's default model (the spec's defaults).
+  task = vae.make_task(vae.VAESpec(), train_data=train, test_data=test)
   mesh = training.data_mesh()
   lean, full = training.compile_steps(task, mesh)
   x = training.put_batch({"image": train.images[:batch], "label": train.labels[:batch]},

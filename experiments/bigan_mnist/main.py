@@ -27,6 +27,7 @@ from gen_jax import data
 from gen_jax import gan
 from gen_jax import metrics
 from gen_jax import training
+from gen_jax import validation
 from gen_jax.nets.dcgan import DCGANGenerator
 from gen_jax.nets.gan_conv import ImageEncoder
 from gen_jax.nets.gan_conv import JointDiscriminator
@@ -36,10 +37,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   training.validate_config(config)
   for key in ("latent_dim", "base_features", "encoder_features", "hidden", "probe_steps",
               "eval_samples"):
-    if not isinstance(config[key], int) or config[key] <= 0:
-      raise ValueError(f"--config.{key}={config[key]!r} is invalid: expected an integer > 0")
-  if config.probe_l2 < 0:
-    raise ValueError(f"--config.probe_l2={config.probe_l2!r} is invalid: expected >= 0")
+    validation.check_int(f"--config.{key}", config[key], low=1)
+  validation.check_number("--config.probe_l2", config.probe_l2, low=0.0)
 
 
 def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
@@ -60,15 +59,12 @@ def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
             l2 * jnp.sum(p["w"]**2))
 
   @jax.jit
-  def fit(p):
-    def body(carry, _):
-      p, s = carry
-      g = jax.grad(loss_fn)(p)
-      u, s = opt.update(g, s, p)
-      return (optax.apply_updates(p, u), s), None
-    return jax.lax.scan(body, (p, opt.init(p)), None, length=steps)[0][0]
+  def fit(state):
+    def body(state, _):
+      return training.minimize(state, "probe", loss_fn)[0], None
+    return jax.lax.scan(body, state, None, length=steps)[0].params["probe"]
 
-  params = fit(params)
+  params = fit(training.TrainState.create({"probe": params}, {"probe": opt}))
   pred = np.asarray(jnp.argmax(te @ params["w"] + params["b"], -1))
   return float(np.mean(pred == test_y))
 
@@ -94,14 +90,14 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
   post = lambda v: jnp.clip(0.5 * (v + 1.0), 0.0, 1.0)
 
   @jax.jit
-  def encode_and_reconstruct(g_params, extra, x):
-    code = gan.bigan_encode(model, g_params, extra, 2.0 * x - 1.0)
-    return {"code": code, "recon": post(gan.bigan_decode(model, g_params, extra, code))}
+  def encode_and_reconstruct(state, x):
+    code = gan.bigan_encode(model, state, 2.0 * x - 1.0)
+    return {"code": code, "recon": post(gan.bigan_decode(model, state, code))}
 
-  @functools.partial(jax.jit, static_argnums=3)
-  def samples(g_params, extra, key, n):
+  @functools.partial(jax.jit, static_argnums=2)
+  def samples(state, key, n):
     z = gan.sample_latent(key, n, config.latent_dim)
-    return post(gan.bigan_decode(model, g_params, extra, z))
+    return post(gan.bigan_decode(model, state, z))
 
   probe = functools.partial(linear_probe, num_classes=train_data.num_classes,
                             steps=config.probe_steps, l2=config.probe_l2)
@@ -109,7 +105,7 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
 
   def features(state, images):
     return training.map_batches(
-        lambda x: encode_and_reconstruct(state.g_params, state.extra, x), images,
+        lambda x: encode_and_reconstruct(state, x), images,
         batch_size=500)
 
   def evaluate(state, key, *, final=False):
@@ -132,20 +128,18 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
               "code_std": float(np.mean(np.std(test_out["code"], axis=0))),
               "probe_accuracy": probe(train_out["code"], train_data.labels,
                                       test_out["code"], test_data.labels), **baselines}
-    fake = np.asarray(samples(state.g_params, state.extra, key, config.eval_samples))
+    fake = np.asarray(samples(state, key, config.eval_samples))
     result.update(metrics.evaluate_samples(test_data.images, fake,
                                            metrics=("fid", "precision", "recall")))
     return result
 
   def sample(state, key):
     x = jnp.asarray(test_data.images[:30])
-    recon = encode_and_reconstruct(state.g_params, state.extra, x)["recon"]
+    recon = encode_and_reconstruct(state, x)["recon"]
     rows = [v for i in range(3) for v in (x[10 * i:10 * i + 10], recon[10 * i:10 * i + 10])]
-    return jnp.concatenate(rows + [samples(state.g_params, state.extra, key, 40)])
+    return jnp.concatenate(rows + [samples(state, key, 40)])
 
-  return training.Task(init=lambda key: gan.bigan_init(model, key),
-                       step=lambda s, b, k: gan.bigan_step(model, s, b, k),
-                       evaluate=evaluate, sample=sample, plot_keys=("d_loss", "g_loss"))
+  return gan.make_task(model, evaluate=evaluate, sample=sample)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:

@@ -12,6 +12,8 @@ baseline. Sample grids: rows of x, G(x), T(x), F(G(x)), F(T(x)).
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -22,6 +24,7 @@ from experiments.cyclegan_mnist.config import get_config
 from gen_jax import data
 from gen_jax import gan
 from gen_jax import training
+from gen_jax import validation
 from gen_jax.nets.gan_conv import PatchDiscriminator
 from gen_jax.nets.gan_conv import ResnetTranslator
 
@@ -31,11 +34,9 @@ DOMAINS = ("thicken", "invert")
 def validate(config: ml_collections.ConfigDict) -> None:
   training.validate_config(config, choices={"domain_y": DOMAINS})
   for key in ("features", "blocks", "d_features"):
-    if not isinstance(config[key], int) or config[key] <= 0:
-      raise ValueError(f"--config.{key}={config[key]!r} is invalid: expected an integer > 0")
+    validation.check_int(f"--config.{key}", config[key], low=1)
   for key in ("cycle_weight", "identity_weight"):
-    if config[key] < 0:
-      raise ValueError(f"--config.{key}={config[key]!r} is invalid: expected a number >= 0")
+    validation.check_number(f"--config.{key}", config[key], low=0.0)
 
 
 def to_domain_y(images: jax.Array, domain: str) -> jax.Array:
@@ -70,17 +71,17 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
                              key)
 
   @jax.jit
-  def translations(g_params, x):
+  def translations(state, x):
     y = to_domain_y(x, config.domain_y)
-    g_x = gan.translate(model, g_params, pre(x), to="y")
-    f_y = gan.translate(model, g_params, pre(y), to="x")
+    g_x = gan.translate(model, state, pre(x), to="y")
+    f_y = gan.translate(model, state, pre(y), to="x")
     return {"x": x, "g_x": post(g_x), "y": y, "f_y": post(f_y),
-            "f_g_x": post(gan.translate(model, g_params, g_x, to="x")),
-            "g_f_y": post(gan.translate(model, g_params, f_y, to="y"))}
+            "f_g_x": post(gan.translate(model, state, g_x, to="x")),
+            "g_f_y": post(gan.translate(model, state, f_y, to="y"))}
 
   def evaluate(state, key, *, final=False):
     del key, final
-    out = training.map_batches(lambda x: translations(state.g_params, x),
+    out = training.map_batches(lambda x: translations(state, x),
                                test_data.images, batch_size=200)
     l1 = lambda a, b: float(np.mean(np.abs(out[a] - out[b])))
     return {"cycle_error_x": l1("f_g_x", "x"), "cycle_error_y": l1("g_f_y", "y"),
@@ -89,15 +90,16 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
 
   def sample(state, key):
     del key
-    out = translations(state.g_params, jnp.asarray(test_data.images[:20]))
+    out = translations(state, jnp.asarray(test_data.images[:20]))
     rows = []
     for half in (slice(0, 10), slice(10, 20)):
       rows += [out[k][half] for k in ("x", "g_x", "y", "f_g_x", "f_y")]
     return jnp.concatenate(rows)
 
-  return training.Task(init=lambda key: gan.cyclegan_init(model, key), step=step,
-                       evaluate=evaluate, sample=sample, batches_per_step=2,
+  task = gan.make_task(model, evaluate=evaluate, sample=sample,
                        plot_keys=("g_loss", "d_loss", "cycle", "identity"))
+  # Two batches a step: X from the first, Y = T(second), so the domains stay unpaired.
+  return dataclasses.replace(task, step=step, batches_per_step=2)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:

@@ -26,6 +26,7 @@ from experiments.gan_mixture.config import get_config
 from gen_jax import data
 from gen_jax import gan
 from gen_jax import training
+from gen_jax import validation
 from gen_jax.nets.gan_mlp import MLPAutoencoder
 from gen_jax.nets.gan_mlp import MLPDiscriminator
 from gen_jax.nets.gan_mlp import MLPGenerator
@@ -38,14 +39,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
   gan.validate_gan_config(config)
   for key in ("num_modes", "num_data", "g_width", "g_layers", "d_width", "d_layers",
               "eval_samples"):
-    if not isinstance(config[key], int) or config[key] <= 0:
-      raise ValueError(f"--config.{key}={config[key]!r} is invalid: expected an integer > 0")
+    validation.check_int(f"--config.{key}", config[key], low=1)
   for key in ("radius", "std"):
-    if not config[key] > 0:
-      raise ValueError(f"--config.{key}={config[key]!r} is invalid: expected a number > 0")
-  if config.batch_size > config.num_data:
-    raise ValueError(f"--config.batch_size={config.batch_size} is invalid: expected at most "
-                     f"num_data={config.num_data}")
+    validation.check_number(f"--config.{key}", config[key], low=0.0, low_inclusive=False)
+  validation.check_int("--config.batch_size", config.batch_size, high=config.num_data)
 
 
 def ring_dataset(config: ml_collections.ConfigDict) -> data.ArrayDataset:
@@ -116,10 +113,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   game = build_game(config)
   modes = np.asarray(gan.ring_modes(num_modes=config.num_modes, radius=config.radius))
   n = config.eval_samples
-  generate = jax.jit(lambda params, coll, key: gan.generate(game, params, coll, key, n))
+  generate = jax.jit(lambda params, coll, key: gan.generate(key, game, params, coll, n))
 
   def evaluate(state, key, *, final=False):
-    samples = np.asarray(generate(state.g_params, state.extra["g"], key)).reshape(n, 2)
+    samples = np.asarray(generate(state.eval_params("g"), state.extra["g"], key)).reshape(n, 2)
     cover = gan.mode_coverage(samples, modes, std=config.std)
     step = int(state.step)
     save_scatter(os.path.join(workdir, "samples", f"scatter_step_{step:07d}.png"), samples,
@@ -132,7 +129,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       result["mode_fractions"] = cover["mode_fractions"]
     return result
 
-  task = gan.make_gan_task(game, evaluate=evaluate)
+  task = gan.make_task(game, evaluate=evaluate)
   return training.train(task, config, workdir, train_data)
 
 

@@ -21,6 +21,7 @@ from gen_jax import data
 from gen_jax import gan
 from gen_jax import metrics
 from gen_jax import training
+from gen_jax import validation
 from gen_jax.nets.dcgan import DCGANDiscriminator
 from gen_jax.nets.dcgan import DCGANGenerator
 from gen_jax.nets.gan_conv import ConvAutoencoder
@@ -32,11 +33,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
   training.validate_config(config)
   gan.validate_gan_config(config)
   for key in ("base_features", "began_code_dim", "eval_samples", "num_sample_images"):
-    if not isinstance(config[key], int) or config[key] <= 0:
-      raise ValueError(f"--config.{key}={config[key]!r} is invalid: expected an integer > 0")
+    validation.check_int(f"--config.{key}", config[key], low=1)
   if config.loss == "began" and config.minibatch != "none":
-    raise ValueError(f"--config.minibatch={config.minibatch!r} is invalid: expected 'none' "
-                     "with loss='began' (its discriminator is an autoencoder)")
+    raise validation.ArgumentError(
+        "--config.minibatch", f"--config.minibatch must be 'none' with loss='began' (its "
+        f"discriminator is an autoencoder), got {config.minibatch!r}")
 
 
 def to_model_space(images: jax.Array) -> jax.Array:
@@ -89,18 +90,18 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
 
   @jax.jit
   def eval_samples(params, collections, key):
-    return to_images(gan.generate(game, params, collections, key, n_eval))
+    return to_images(gan.generate(key, game, params, collections, n_eval))
 
   def evaluate(state, key, *, final=False):
     del final  # the same 1,000-vs-1,000 comparison every time
-    fake = np.asarray(eval_samples(state.g_params, state.extra["g"], key))
+    fake = np.asarray(eval_samples(state.eval_params("g"), state.extra["g"], key))
     return sample_metrics(test_data.images, fake)
 
   @jax.jit
   def sample(state, key):
-    return to_images(gan.generate(game, state.g_params, state.extra["g"], key, n_grid))
+    return to_images(gan.generate(key, game, state.eval_params("g"), state.extra["g"], n_grid))
 
-  return gan.make_gan_task(game, evaluate=evaluate, sample=sample)
+  return gan.make_task(game, evaluate=evaluate, sample=sample)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
@@ -114,9 +115,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   validate(config)
   if train_data is None or test_data is None:
     train_data, test_data = training.load_train_test(config)
-  elif config.batch_size > len(train_data):
-    raise ValueError(f"--config.batch_size={config.batch_size} is invalid: expected at most "
-                     f"the {len(train_data)} training examples")
+  else:
+    validation.check_int("--config.batch_size", config.batch_size, high=len(train_data))
   task = make_task(config, train_data, test_data)
   return training.train(task, config, workdir, train_data)
 

@@ -30,10 +30,12 @@ from experiments.gan_mnist import config as gan_mnist_config
 from experiments.gan_mnist import main as gan_mnist
 from experiments.gan_study.config import get_config
 from experiments.vae_mnist import config as vae_mnist_config
+from experiments.vae_mnist import main as vae_mnist
 from gen_jax import data
 from gen_jax import gan
 from gen_jax import training
 from gen_jax import vae
+from gen_jax import validation
 
 MODELS = gan.LOSSES + ("vae",)
 # (updates, batch size, DCGAN base width, GAN learning rate). 'paper': 20 epochs of 60k
@@ -54,29 +56,25 @@ LABELS = {"minimax": "MM GAN", "non_saturating": "NS GAN", "maximum_likelihood":
 def parse_list(text: str, key: str) -> list[str]:
   items = [s.strip() for s in str(text).split(",") if s.strip()]
   if not items:
-    raise ValueError(f"--config.{key}={text!r} is invalid: expected a comma-separated list")
+    raise validation.ArgumentError(f"--config.{key}", f"--config.{key} must be a "
+                                   f"comma-separated list, got {text!r}")
   return items
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
+  name = lambda key: f"--config.{key}"
   for model in parse_list(config.losses, "losses"):
-    if model not in MODELS:
-      raise ValueError(f"--config.losses contains {model!r}: expected names from {MODELS}")
+    validation.check_choice(name("losses") + " entry", model, MODELS)
   for seed in parse_list(config.seeds, "seeds"):
     if not seed.isdigit():
-      raise ValueError(f"--config.seeds={config.seeds!r} is invalid: expected integers >= 0")
-  if config.budget not in BUDGETS:
-    raise ValueError(f"--config.budget={config.budget!r} is invalid: expected one of "
-                     f"{tuple(BUDGETS)}")
-  if not isinstance(config.num_steps, int) or config.num_steps < 0:
-    raise ValueError(f"--config.num_steps={config.num_steps!r} is invalid: expected an "
-                     "integer >= 0")
-  if config.learning_rate < 0:
-    raise ValueError(f"--config.learning_rate={config.learning_rate!r} is invalid: "
-                     "expected a number >= 0")
+      raise validation.ArgumentError(name("seeds"), f"--config.seeds must be integers >= 0, "
+                                     f"got {config.seeds!r}")
+  validation.check_choice(name("budget"), config.budget, tuple(BUDGETS))
+  # 0 selects the budget's own number of steps and learning rate.
+  validation.check_int(name("num_steps"), config.num_steps, low=0)
+  validation.check_number(name("learning_rate"), config.learning_rate, low=0.0)
   for key in ("latent_dim", "eval_samples"):
-    if not isinstance(config[key], int) or config[key] <= 0:
-      raise ValueError(f"--config.{key}={config[key]!r} is invalid: expected an integer > 0")
+    validation.check_int(name(key), config[key], low=1)
 
 
 def budget(config: ml_collections.ConfigDict) -> tuple[int, int, int, float]:
@@ -126,8 +124,9 @@ def load(split: str) -> data.ArrayDataset:
 def train_vae(c: ml_collections.ConfigDict, workdir: str) -> dict:
   """experiments.vae_mnist's run, with FID / precision / recall of its samples at the end."""
   train_data, test_data = load("train"), load("test")
-  task = vae.make_vae_task(c, train_data, test_data)
-  model = vae.build_model(c, train_data.image_shape, train_data.num_classes)
+  spec = vae_mnist.vae_spec(c)
+  task = vae.make_task(spec, train_data=train_data, test_data=test_data)
+  model = vae.build_model(spec, train_data.image_shape, train_data.num_classes)
 
   @jax.jit
   def samples(params, key):
@@ -139,7 +138,7 @@ def train_vae(c: ml_collections.ConfigDict, workdir: str) -> dict:
   def evaluate(state, key, *, final=False):
     result = dict(vae_evaluate(state, key, final=final))
     if final:
-      fake = np.asarray(samples(state.params, key))
+      fake = np.asarray(samples(state.eval_params("model"), key))
       result.update(gan_mnist.sample_metrics(test_data.images, fake))
     return result
 

@@ -23,7 +23,9 @@ from experiments.vaegan_mnist.config import get_config
 from gen_jax import data
 from gen_jax import gan
 from gen_jax import metrics
+from gen_jax import nets
 from gen_jax import training
+from gen_jax import validation
 from gen_jax.nets.dcgan import DCGANGenerator
 from gen_jax.nets.gan_conv import FeatureDiscriminator
 from gen_jax.nets.gan_conv import ImageEncoder
@@ -32,13 +34,10 @@ from gen_jax.nets.gan_conv import ImageEncoder
 def validate(config: ml_collections.ConfigDict) -> None:
   training.validate_config(config)
   for key in ("latent_dim", "base_features", "encoder_features", "eval_samples"):
-    if not isinstance(config[key], int) or config[key] <= 0:
-      raise ValueError(f"--config.{key}={config[key]!r} is invalid: expected an integer > 0")
-  if config.feature_layer not in (0, 1):
-    raise ValueError(f"--config.feature_layer={config.feature_layer!r} is invalid: "
-                     "expected 0 or 1 (the discriminator has two conv layers)")
-  if config.gamma < 0:
-    raise ValueError(f"--config.gamma={config.gamma!r} is invalid: expected >= 0")
+    validation.check_int(f"--config.{key}", config[key], low=1)
+  # The discriminator has two conv layers.
+  validation.check_choice("--config.feature_layer", config.feature_layer, (0, 1))
+  validation.check_number("--config.gamma", config.gamma, low=0.0)
 
 
 def build_model(config: ml_collections.ConfigDict, image_shape) -> gan.VAEGAN:
@@ -61,17 +60,17 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
   @jax.jit
   def reconstruct(state, x):
     x = 2.0 * x - 1.0
-    mean, _, _ = gan.vaegan_posterior(model, state.g_params, state.extra, x)
-    recon = gan.vaegan_decode(model, state.g_params, state.extra, mean)
-    dis = lambda v: gan.apply_player(model.discriminator, state.d_params, state.extra["d"],
-                                     v, train=False)[0][1]
+    mean, _, _ = gan.vaegan_posterior(model, state.eval_params("e"), state.extra, x)
+    recon = gan.vaegan_decode(model, state, mean)
+    dis = lambda v: nets.apply(model.discriminator, state.params["d"], state.extra["d"], v,
+                               train=False)[0][1]
     return {"recon": post(recon),
             "feature_recon": 0.5 * jnp.sum((dis(x) - dis(recon))**2, -1)}
 
   @functools.partial(jax.jit, static_argnums=2)
   def samples(state, key, n):
     z = gan.sample_latent(key, n, config.latent_dim)
-    return post(gan.vaegan_decode(model, state.g_params, state.extra, z))
+    return post(gan.vaegan_decode(model, state, z))
 
   def evaluate(state, key, *, final=False):
     del final
@@ -92,9 +91,7 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
     rows = [v for i in range(3) for v in (x[10 * i:10 * i + 10], recon[10 * i:10 * i + 10])]
     return jnp.concatenate([samples(state, key, 40)] + rows)
 
-  return training.Task(init=lambda key: gan.vaegan_init(model, key),
-                       step=lambda s, b, k: gan.vaegan_step(model, s, b, k),
-                       evaluate=evaluate, sample=sample,
+  return gan.make_task(model, evaluate=evaluate, sample=sample,
                        plot_keys=("kl", "feature_recon", "d_loss", "decoder_gan"))
 
 

@@ -13,18 +13,15 @@ from gen_jax.nets.minibatch import MinibatchDiscrimination
 from gen_jax.nets.minibatch import MinibatchStddev
 from gen_jax.gan._unrolled import unrolled_generator_loss
 
-from gen_jax.gan._trainer import apply_player
 from gen_jax.gan._trainer import gan_init
 from gen_jax.gan._trainer import gan_optimizers
 from gen_jax.gan._trainer import gan_step
 from gen_jax.gan._trainer import GANGame
-from gen_jax.gan._trainer import GANState
 from gen_jax.gan._trainer import generate
 from gen_jax.gan._trainer import LOSSES
-from gen_jax.gan._trainer import make_gan_task
+from gen_jax.gan._task import make_task
 from gen_jax.gan._trainer import MINIBATCH_FEATURES
 from gen_jax.gan._trainer import sample_latent
-from gen_jax.gan._trainer import split_variables
 from gen_jax.gan._trainer import validate_gan_config
 from gen_jax.gan._mixture import mode_coverage
 from gen_jax.gan._mixture import ring_modes
@@ -43,3 +40,5 @@ from gen_jax.gan._vaegan import vaegan_init
 from gen_jax.gan._vaegan import vaegan_step
 from gen_jax.gan._vaegan import decode as vaegan_decode
 from gen_jax.gan._vaegan import posterior as vaegan_posterior
+from gen_jax.gan._cyclegan import CRITICS
+from gen_jax.gan._cyclegan import TRANSLATORS

@@ -10,7 +10,6 @@ the current batch's translations).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import flax.linen as nn
 import jax
@@ -18,9 +17,13 @@ import jax.numpy as jnp
 import optax
 
 from gen_jax import losses
-from gen_jax.gan._trainer import GANState
+from gen_jax import random
+from gen_jax.training import minimize
+from gen_jax.training import TrainState
 
 Array = jax.Array
+
+TRANSLATORS, CRITICS = ("g_xy", "g_yx"), ("d_x", "d_y")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,28 +59,28 @@ def _per_example(loss_fn, *scores: Array, **kw) -> Array:
   return loss_fn(*(s.reshape(-1) for s in scores), **kw).reshape(b, -1).mean(-1)
 
 
-def cyclegan_init(model: CycleGAN, key: Array) -> GANState:
+def cyclegan_init(model: CycleGAN, key: Array) -> TrainState:
+  """State with parameter groups "g_xy", "g_yx" (translators) and "d_x", "d_y" (critics)."""
   x = jnp.zeros((2, *model.image_shape), jnp.float32)
-  keys = jax.random.split(key, 4)
-  init = lambda m, k: m.init({"params": k}, x, train=False)["params"]
-  g_params = {"g_xy": init(model.g_xy, keys[0]), "g_yx": init(model.g_yx, keys[1])}
-  d_params = {"d_x": init(model.d_x, keys[2]), "d_y": init(model.d_y, keys[3])}
-  return GANState(step=jnp.zeros((), jnp.int32), g_params=g_params, d_params=d_params,
-                  g_opt_state=model.g_optimizer.init(g_params),
-                  d_opt_state=model.d_optimizer.init(d_params), extra={})
+  keys = jax.random.split(random.as_key(key), 4)
+  names = TRANSLATORS + CRITICS
+  params = {n: getattr(model, n).init({"params": k}, x, train=False)["params"]
+            for n, k in zip(names, keys)}
+  optimizers = {n: model.g_optimizer if n in TRANSLATORS else model.d_optimizer
+                for n in names}
+  return TrainState.create(params, optimizers, extra={})
 
 
-def translate(model: CycleGAN, g_params: Any, x: Array, *, to: str) -> Array:
+def translate(model: CycleGAN, state: TrainState, x: Array, *, to: str) -> Array:
   """G(x) for to='y', F(y) for to='x'."""
-  if to == "y":
-    return model.g_xy.apply({"params": g_params["g_xy"]}, x, train=False)
-  if to == "x":
-    return model.g_yx.apply({"params": g_params["g_yx"]}, x, train=False)
-  raise ValueError(f"to must be 'x' or 'y', got {to!r}")
+  if to not in ("x", "y"):
+    raise ValueError(f"to must be 'x' or 'y', got {to!r}")
+  name = "g_xy" if to == "y" else "g_yx"
+  return getattr(model, name).apply({"params": state.eval_params(name)}, x, train=False)
 
 
-def cyclegan_step(model: CycleGAN, state: GANState, batch: dict[str, Array], key: Array
-                  ) -> tuple[GANState, dict[str, Array]]:
+def cyclegan_step(model: CycleGAN, state: TrainState, batch: dict[str, Array], key: Array
+                  ) -> tuple[TrainState, dict[str, Array]]:
   """One translator update, then one critic update on the same translations.
 
   Args:
@@ -90,6 +93,7 @@ def cyclegan_step(model: CycleGAN, state: GANState, batch: dict[str, Array], key
   del key
   x, y = batch["x"], batch["y"]
   d_apply = lambda p, name, v: getattr(model, name).apply({"params": p[name]}, v, train=False)
+  critics = {n: state.params[n] for n in CRITICS}
 
   def g_objective(g_params):
     fake_y = model.g_xy.apply({"params": g_params["g_xy"]}, x, train=True)
@@ -99,19 +103,17 @@ def cyclegan_step(model: CycleGAN, state: GANState, batch: dict[str, Array], key
     same_y = model.g_xy.apply({"params": g_params["g_xy"]}, y, train=True)
     same_x = model.g_yx.apply({"params": g_params["g_yx"]}, x, train=True)
     adv = (_per_example(losses.least_squares_generator_loss,
-                        d_apply(state.d_params, "d_y", fake_y)) +
+                        d_apply(critics, "d_y", fake_y)) +
            _per_example(losses.least_squares_generator_loss,
-                        d_apply(state.d_params, "d_x", fake_x)))
+                        d_apply(critics, "d_x", fake_x)))
     cycle = _l1(cycle_x, x) + _l1(cycle_y, y)
     identity = _l1(same_y, y) + _l1(same_x, x)
     total = adv + model.cycle_weight * cycle + model.identity_weight * identity
     metrics = {"adversarial": adv.mean(), "cycle": cycle.mean(), "identity": identity.mean()}
     return total.mean(), (metrics, fake_x, fake_y)
 
-  (g_loss, (metrics, fake_x, fake_y)), g_grads = jax.value_and_grad(
-      g_objective, has_aux=True)(state.g_params)
-  updates, g_opt_state = model.g_optimizer.update(g_grads, state.g_opt_state, state.g_params)
-  g_params = optax.apply_updates(state.g_params, updates)
+  state, g_loss, (metrics, fake_x, fake_y), g_norm = minimize(state, TRANSLATORS, g_objective,
+                                                              has_aux=True)
   fake_x, fake_y = jax.lax.stop_gradient((fake_x, fake_y))
 
   def d_objective(d_params):
@@ -123,9 +125,7 @@ def cyclegan_step(model: CycleGAN, state: GANState, batch: dict[str, Array], key
                           d_apply(d_params, "d_x", x), d_apply(d_params, "d_x", fake_x))
     return 0.5 * (loss_x + loss_y).mean()
 
-  d_loss, d_grads = jax.value_and_grad(d_objective)(state.d_params)
-  updates, d_opt_state = model.d_optimizer.update(d_grads, state.d_opt_state, state.d_params)
-  d_params = optax.apply_updates(state.d_params, updates)
-  new_state = GANState(step=state.step + 1, g_params=g_params, d_params=d_params,
-                       g_opt_state=g_opt_state, d_opt_state=d_opt_state, extra=state.extra)
-  return new_state, {**metrics, "g_loss": g_loss, "d_loss": d_loss, "loss": g_loss}
+  state, d_loss, _, d_norm = minimize(state, CRITICS, d_objective)
+  return state.replace(step=state.step + 1), {
+      **metrics, "g_loss": g_loss, "d_loss": d_loss, "g_grad_norm": g_norm,
+      "d_grad_norm": d_norm, "loss": g_loss}

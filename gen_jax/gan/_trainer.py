@@ -10,7 +10,10 @@ Players are linen modules called as
   generator(z [B, latent_dim], labels [B] | None, train=...) -> x [B, *data_shape]
   discriminator(x, labels | None, train=...) -> [B] logits / critic scores, or, for
     'began', the autoencoder's reconstruction [B, *data_shape].
-Their non-parameter collections (batch-norm statistics) live in `GANState.extra`.
+The state is the substrate's `TrainState` with parameter groups "g" and "d" (each with its
+optimizer); the players' other collections (batch-norm statistics) are `extra["g"]` and
+`extra["d"]`, BEGAN's k_t is `extra["k"]`, and with `ema_decay` the generator's parameters
+also keep an exponential moving average (`state.ema["g"]`) to sample from.
 """
 
 from __future__ import annotations
@@ -20,18 +23,24 @@ import functools
 from typing import Any, Callable, Mapping
 
 import flax.linen as nn
-import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from gen_jax import losses
+from gen_jax import random
+from gen_jax import validation
 from gen_jax.gan._began import began_convergence
 from gen_jax.gan._began import began_k_update
 from gen_jax.gan._clipping import clip_params
 from gen_jax.gan._unrolled import unrolled_generator_loss
+from gen_jax.nets.variables import apply as apply_player
+from gen_jax.nets.variables import split_variables
+from gen_jax.training import apply_gradients
+from gen_jax.training import minimize
 from gen_jax.training import Task
+from gen_jax.training import TrainState
 
 Array = jax.Array
 
@@ -40,49 +49,6 @@ LOSSES = ("minimax", "non_saturating", "maximum_likelihood", "least_squares", "w
 # Losses whose penalty differentiates the critic per example: the critic must not mix the
 # examples of a batch (no batch norm in training mode, no minibatch features).
 PENALIZED_LOSSES = ("wgan_gp", "dragan")
-
-
-@flax.struct.dataclass
-class GANState:
-  """Two-player train state (a pytree the loop checkpoints, shards and donates).
-
-  Attributes:
-    step: int32 scalar, completed generator updates (the loop's step counter).
-    g_params, d_params: the players' parameters.
-    g_opt_state, d_opt_state: their optax states.
-    extra: non-gradient variables: {'g': generator collections, 'd': discriminator
-      collections} (batch statistics), plus 'k' (BEGAN's k_t) for loss='began'.
-  """
-  step: Array
-  g_params: Any
-  d_params: Any
-  g_opt_state: Any
-  d_opt_state: Any
-  extra: Any = None
-
-
-def split_variables(variables: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
-  """linen variables -> (params, the other collections)."""
-  variables = dict(variables)
-  return variables.pop("params"), variables
-
-
-def apply_player(module: nn.Module, params: Any, collections: Mapping[str, Any], *args,
-                 train: bool, method: Any = None, **kwargs) -> tuple[Any, dict[str, Any]]:
-  """Calls a player; in training mode its mutable collections are updated and returned.
-
-  Returns:
-    (output, collections): the new batch statistics when `train` and the module has any,
-    else the given collections unchanged.
-  """
-  variables = {"params": params, **collections}
-  if method is not None:
-    kwargs["method"] = method
-  if train and collections:
-    out, updates = module.apply(variables, *args, train=train, mutable=list(collections),
-                                **kwargs)
-    return out, {**collections, **updates}
-  return module.apply(variables, *args, train=train, **kwargs), dict(collections)
 
 
 def gan_optimizers(loss: str, *, learning_rate: float, d_learning_rate: float | None = None,
@@ -130,6 +96,8 @@ class GANGame:
     fresh_generator_noise: the generator's update draws its own z and runs G again
       (Goodfellow et al. 2014, Alg. 1) instead of differentiating the last D update's
       samples (the DCGAN reference code; one generator forward pass fewer per step).
+    ema_decay: keep an exponential moving average of G's parameters with this decay
+      (`state.ema["g"]`, what `state.eval_params("g")` returns); None for none.
   """
   generator: nn.Module
   discriminator: nn.Module
@@ -148,17 +116,21 @@ class GANGame:
   began_lambda_k: float = 1e-3
   preprocess: Callable[[Array], Array] | None = None
   fresh_generator_noise: bool = False
+  ema_decay: float | None = None
 
   def __post_init__(self):
-    if self.loss not in LOSSES:
-      raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+    validation.check_choice("loss", self.loss, LOSSES)
     for name, low in (("d_steps", 1), ("unroll_steps", 0), ("latent_dim", 1),
                       ("num_classes", 0)):
-      value = getattr(self, name)
-      if not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if not 0.0 < self.began_gamma <= 1.0:
-      raise ValueError(f"began_gamma must be in (0, 1], got {self.began_gamma}")
+      validation.check_int(name, getattr(self, name), low=low)
+    validation.check_number("began_gamma", self.began_gamma, low=0.0, high=1.0,
+                            low_inclusive=False)
+    validation.check_number("began_lambda_k", self.began_lambda_k, low=0.0)
+    validation.check_number("penalty_weight", self.penalty_weight, low=0.0)
+    validation.check_number("clip", self.clip, low=0.0, low_inclusive=False)
+    if self.ema_decay is not None:
+      validation.check_number("ema_decay", self.ema_decay, low=0.0, high=1.0,
+                              low_inclusive=False, high_inclusive=False)
 
   @property
   def conditional(self) -> bool:
@@ -166,8 +138,12 @@ class GANGame:
 
 
 def sample_latent(key: Array, num: int, latent_dim: int) -> Array:
-  """z ~ N(0, I) [num, latent_dim], drawn with the global shape (device-count independent)."""
-  return jax.random.normal(key, (num, latent_dim), jnp.float32)
+  """z ~ N(0, I) [num, latent_dim], drawn with the global shape (device-count independent).
+
+  Args:
+    key: PRNG key, typed or legacy.
+  """
+  return random.normal(key, (num, latent_dim), jnp.float32)
 
 
 def _mean_abs(x: Array, y: Array) -> Array:
@@ -175,9 +151,9 @@ def _mean_abs(x: Array, y: Array) -> Array:
   return jnp.abs(x - y).reshape(x.shape[0], -1).mean(-1)
 
 
-def gan_init(game: GANGame, key: Array) -> GANState:
+def gan_init(game: GANGame, key: Array) -> TrainState:
   """Initial state: both players' variables, optimizer states, k₀ = 0 for BEGAN."""
-  k_g, k_d = jax.random.split(key)
+  k_g, k_d = jax.random.split(random.as_key(key))
   z = jnp.zeros((2, game.latent_dim), jnp.float32)
   x = jnp.zeros((2, *game.data_shape), jnp.float32)
   labels = jnp.zeros((2,), jnp.int32) if game.conditional else None
@@ -195,14 +171,24 @@ def gan_init(game: GANGame, key: Array) -> GANState:
   extra = {"g": g_coll, "d": d_coll}
   if game.loss == "began":
     extra["k"] = jnp.zeros((), jnp.float32)
-  return GANState(step=jnp.zeros((), jnp.int32), g_params=g_params, d_params=d_params,
-                  g_opt_state=game.g_optimizer.init(g_params),
-                  d_opt_state=game.d_optimizer.init(d_params), extra=extra)
+  return TrainState.create({"g": g_params, "d": d_params},
+                           {"g": game.g_optimizer, "d": game.d_optimizer}, extra=extra,
+                           ema_decay=game.ema_decay,
+                           ema_groups=("g",) if game.ema_decay is not None else None)
 
 
-def generate(game: GANGame, g_params: Any, g_collections: Mapping[str, Any], key: Array,
+def generate(key: Array, game: GANGame, g_params: Any, g_collections: Mapping[str, Any],
              num: int, labels: Array | None = None, *, train: bool = False) -> Array:
-  """num samples G(z) in the generator's output space (batch statistics frozen unless train)."""
+  """num samples G(z) in the generator's output space (batch statistics frozen unless train).
+
+  Args:
+    key: PRNG key (typed or legacy) drawing z.
+    game: the game.
+    g_params: generator parameters (`state.eval_params("g")`: the EMA when kept).
+    g_collections: its other collections (`state.extra["g"]`).
+    num: number of samples.
+    labels: [num] classes of a conditional game (default: 0, 1, ..., cycling).
+  """
   z = sample_latent(key, num, game.latent_dim)
   if game.conditional and labels is None:
     labels = jnp.arange(num, dtype=jnp.int32) % game.num_classes
@@ -301,8 +287,8 @@ def _surrogate_d_optimizer(game: GANGame) -> optax.GradientTransformation:
   return optax.GradientTransformation(game.d_optimizer.init, update)
 
 
-def gan_step(game: GANGame, state: GANState, batch: Any, key: Array
-             ) -> tuple[GANState, dict[str, Array]]:
+def gan_step(game: GANGame, state: TrainState, batch: Any, key: Array
+             ) -> tuple[TrainState, dict[str, Array]]:
   """d_steps discriminator updates (one fresh batch each), then one generator update.
 
   Each D update draws z, runs G once in training mode and scores the real batch against
@@ -313,10 +299,10 @@ def gan_step(game: GANGame, state: GANState, batch: Any, key: Array
 
   Args:
     game: the game.
-    state: current state.
+    state: current state (groups "g" and "d").
     batch: {'image': [B, *data_shape], 'label': [B]}, with a leading [d_steps] axis when
       d_steps > 1.
-    key: this step's key (the loop's fold_in(step_key, step)).
+    key: this step's key (the loop's fold_in(step_key, step)), typed or legacy.
   Returns:
     (new state, metrics): 'loss' (= 'd_loss', the mean over the D updates), 'd_loss',
     'g_loss', 'd_grad_norm', 'g_grad_norm' and the loss's own terms ('d_real', 'd_fake',
@@ -325,43 +311,42 @@ def gan_step(game: GANGame, state: GANState, batch: Any, key: Array
   batches = batch if game.d_steps > 1 else jax.tree.map(lambda x: x[None], batch)
   leading = {x.shape[0] for x in jax.tree.leaves(batches)}
   if leading != {game.d_steps}:
-    raise ValueError(f"batch must have a leading axis d_steps={game.d_steps} (the loop's "
-                     f"batches_per_step), got leading sizes {sorted(leading)}")
-  k_d, k_g, k_unroll = jax.random.split(key, 3)
+    raise validation.ArgumentError(
+        "batch", f"batch must have a leading axis d_steps={game.d_steps} (the loop's "
+        f"batches_per_step), got leading sizes {sorted(leading)}")
+  k_d, k_g, k_unroll = jax.random.split(random.as_key(key), 3)
   reuse_fakes = game.unroll_steps == 0 and not game.fresh_generator_noise
+  g_params, g_extra = state.params["g"], state.extra["g"]
 
-  def generate(g_params, z, labels):
+  def generate(gp, z, labels):
     # Training mode (this batch's statistics); G's running averages are advanced only by
     # the pass its update differentiates.
-    return apply_player(game.generator, g_params, state.extra["g"], z, labels, train=True)
-
-  def d_update(carry, b, fake, k_pen):
-    d_params, d_opt_state, extra = carry
-    grad_fn = jax.value_and_grad(_discriminator_objective, argnums=1, has_aux=True)
-    (d_loss, (metrics, extra)), grads = grad_fn(game, d_params, extra, b, fake, k_pen)
-    updates, d_opt_state = game.d_optimizer.update(grads, d_opt_state, d_params)
-    d_params = optax.apply_updates(d_params, updates)
-    if game.loss == "wasserstein":
-      d_params = clip_params(d_params, game.clip)  # Arjovsky et al. 2017, Alg. 1 line 7
-    metrics = {**metrics, "d_loss": d_loss, "d_grad_norm": optax.global_norm(grads)}
-    return (d_params, d_opt_state, extra), metrics
+    return apply_player(game.generator, gp, g_extra, z, labels, train=True)
 
   # A Python loop, not lax.scan: d_steps is small and XLA:CPU optimizes the unrolled
   # straight-line code much better (the scanned DCGAN step measured several times slower).
-  carry, d_metrics = (state.d_params, state.d_opt_state, state.extra), []
+  d_metrics = []
   for i, k in enumerate(jax.random.split(k_d, game.d_steps)):
     b = jax.tree.map(lambda x: x[i], batches)
     k_z, k_pen = jax.random.split(k)
     z, labels = _generator_inputs(game, b, k_z)
     if reuse_fakes and i == game.d_steps - 1:
-      fake, g_vjp, g_coll = jax.vjp(lambda p: generate(p, z, labels), state.g_params,
-                                    has_aux=True)
+      fake, g_vjp, g_coll = jax.vjp(lambda p: generate(p, z, labels), g_params, has_aux=True)
     else:
-      fake, _ = generate(state.g_params, z, labels)
-    carry, m = d_update(carry, b, jax.lax.stop_gradient(fake), k_pen)
-    d_metrics.append(m)
-  d_params, d_opt_state, extra = carry
+      fake, _ = generate(g_params, z, labels)
+    fake = jax.lax.stop_gradient(fake)
+    extra = state.extra
+    state, d_loss, (m, extra), d_norm = minimize(
+        state, "d", lambda dp: _discriminator_objective(game, dp, extra, b, fake, k_pen),
+        has_aux=True)
+    state = state.replace(extra=extra)
+    if game.loss == "wasserstein":
+      # Arjovsky et al. 2017, Alg. 1 line 7.
+      state = state.replace(params={**state.params,
+                                    "d": clip_params(state.params["d"], game.clip)})
+    d_metrics.append({**m, "d_loss": d_loss, "d_grad_norm": d_norm})
   d_metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *d_metrics)
+  d_params, extra = state.params["d"], state.extra
 
   def g_loss_at(dp, images, labels):
     return _generator_loss(game, dp, extra, images, labels)
@@ -378,8 +363,7 @@ def gan_step(game: GANGame, state: GANState, batch: Any, key: Array
       return g_loss_at(d_params, images, labels), g_coll
 
     if game.unroll_steps == 0:
-      (g_loss, g_coll), g_grads = jax.value_and_grad(g_objective, has_aux=True)(
-          state.g_params)
+      (g_loss, g_coll), g_grads = jax.value_and_grad(g_objective, has_aux=True)(g_params)
     else:
       # The K surrogate D updates reuse this step's D batches cyclically; the same z is
       # used for G's loss at θ_D^K, so that f_0 equals the plain loss.
@@ -397,78 +381,47 @@ def gan_step(game: GANGame, state: GANState, batch: Any, key: Array
         return g_loss_at(dp, generate(gp, z, labels)[0], labels)
 
       def unrolled(gp):
-        return unrolled_generator_loss(k_unroll, gp, d_params, d_opt_state, d_batches,
-                                       d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn,
+        return unrolled_generator_loss(k_unroll, gp, d_params, state.opt_state["d"],
+                                       d_batches, d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn,
                                        d_optimizer=_surrogate_d_optimizer(game),
                                        unroll_steps=game.unroll_steps)
 
-      (g_loss_unrolled, _), g_grads = jax.value_and_grad(unrolled, has_aux=True)(
-          state.g_params)
+      (g_loss_unrolled, _), g_grads = jax.value_and_grad(unrolled, has_aux=True)(g_params)
       # One plain forward pass for the generator's batch statistics and the K = 0 loss.
-      g_loss, g_coll = g_objective(state.g_params)
+      g_loss, g_coll = g_objective(g_params)
       g_metrics["g_loss_unrolled"] = g_loss_unrolled
-  updates, g_opt_state = game.g_optimizer.update(g_grads, state.g_opt_state, state.g_params)
-  g_params = optax.apply_updates(state.g_params, updates)
-  extra = {**extra, "g": g_coll}
-  metrics = {**d_metrics, **g_metrics, "g_loss": g_loss,
-             "g_grad_norm": optax.global_norm(g_grads), "loss": d_metrics["d_loss"]}
-  new_state = GANState(step=state.step + 1, g_params=g_params, d_params=d_params,
-                       g_opt_state=g_opt_state, d_opt_state=d_opt_state, extra=extra)
-  return new_state, metrics
-
-
-def make_gan_task(game: GANGame, *, evaluate: Callable[..., Mapping[str, float]] | None = None,
-                  sample: Callable[[GANState, Array], Array] | None = None,
-                  plot_keys: tuple[str, ...] | None = None) -> Task:
-  """The game as a `Task` for `gen_jax.training.train` (same loop as every family).
-
-  Args:
-    game: the game.
-    evaluate: (state, key, *, final) -> dict of floats (e.g. FID), or None.
-    sample: (state, key) -> [N, H, W, C] images in [0, 1] for the loop's grids, or None.
-    plot_keys: metrics for loss_curve.png (default: d_loss, g_loss and the loss's own).
-  """
-  if plot_keys is None:
-    plot_keys = ("d_loss", "g_loss")
-    if game.loss == "began":
-      plot_keys += ("convergence", "k")
-    elif game.loss in ("wasserstein", "wgan_gp"):
-      plot_keys += ("critic_gap",)
-  return Task(init=functools.partial(gan_init, game), step=functools.partial(gan_step, game),
-              evaluate=evaluate, sample=sample, batches_per_step=game.d_steps,
-              plot_keys=plot_keys)
+  state, g_norm = apply_gradients(state, "g", g_grads)
+  state = state.replace(step=state.step + 1, extra={**extra, "g": g_coll})
+  metrics = {**d_metrics, **g_metrics, "g_loss": g_loss, "g_grad_norm": g_norm,
+             "loss": d_metrics["d_loss"]}
+  return state, metrics
 
 
 MINIBATCH_FEATURES = ("none", "discrimination", "stddev")
 
 
 def validate_gan_config(config: Any) -> None:
-  """Checks the GAN keys shared by the GAN experiments; ValueError names key and value.
+  """Checks the GAN keys shared by the GAN experiments (`validation.ArgumentError` naming
+  `--config.<key>`, what it expects and the value).
 
   Keys: loss, d_steps, unroll_steps, minibatch, penalty_weight, clip, began_gamma,
   began_lambda_k, beta1, beta2, d_learning_rate, latent_dim.
   """
-  def fail(key, expected):
-    raise ValueError(f"--config.{key}={config[key]!r} is invalid: expected {expected}")
-
-  if config.loss not in LOSSES:
-    fail("loss", f"one of {LOSSES}")
-  if config.minibatch not in MINIBATCH_FEATURES:
-    fail("minibatch", f"one of {MINIBATCH_FEATURES}")
+  name = lambda key: f"--config.{key}"
+  validation.check_choice(name("loss"), config.loss, LOSSES)
+  validation.check_choice(name("minibatch"), config.minibatch, MINIBATCH_FEATURES)
   for key, low in (("d_steps", 1), ("unroll_steps", 0), ("latent_dim", 1)):
-    if not isinstance(config[key], int) or config[key] < low:
-      fail(key, f"an integer >= {low}")
+    validation.check_int(name(key), config[key], low=low)
   for key in ("penalty_weight", "began_lambda_k"):
-    if config[key] < 0:
-      fail(key, "a number >= 0")
+    validation.check_number(name(key), config[key], low=0.0)
   for key in ("clip", "d_learning_rate"):
-    if not config[key] > 0:
-      fail(key, "a number > 0")
-  if not 0 < config.began_gamma <= 1:
-    fail("began_gamma", "a number in (0, 1]")
+    validation.check_number(name(key), config[key], low=0.0, low_inclusive=False)
+  validation.check_number(name("began_gamma"), config.began_gamma, low=0.0, high=1.0,
+                          low_inclusive=False)
   for key in ("beta1", "beta2"):
-    if not 0 <= config[key] < 1:
-      fail(key, "a number in [0, 1)")
+    validation.check_number(name(key), config[key], low=0.0, high=1.0, high_inclusive=False)
   if config.loss in PENALIZED_LOSSES and config.minibatch != "none":
-    fail("minibatch", f"'none' with loss={config.loss!r}: its gradient penalty needs a "
-         "critic that scores each example on its own")
+    raise validation.ArgumentError(
+        name("minibatch"), f"--config.minibatch must be 'none' with loss={config.loss!r} (its "
+        f"gradient penalty needs a critic that scores each example on its own), got "
+        f"{config.minibatch!r}")

@@ -22,10 +22,13 @@ import jax.numpy as jnp
 import optax
 
 from gen_jax import losses
-from gen_jax.gan._trainer import GANState
-from gen_jax.gan._trainer import apply_player
+from gen_jax import random
 from gen_jax.gan._trainer import sample_latent
-from gen_jax.gan._trainer import split_variables
+from gen_jax.nets.variables import apply as apply_player
+from gen_jax.nets.variables import split_variables
+from gen_jax.training import apply_gradients
+from gen_jax.training import minimize
+from gen_jax.training import TrainState
 
 Array = jax.Array
 
@@ -38,8 +41,8 @@ class VAEGAN:
     encoder: x -> [B, 2·latent_dim] (mean, log-variance), called with `train=`.
     decoder: z (, None) -> x, called with `train=` (a GAN generator).
     discriminator: x -> (logits [B], features [B, F]), called with `train=`.
-    g_optimizer: optimizer of {encoder, decoder} (Adam is per-parameter, so one optimizer
-      over both equals one per network with the same hyperparameters).
+    g_optimizer: optimizer of the encoder and of the decoder (one instance per group; each
+      network is updated by the gradient of its own loss).
     d_optimizer: the discriminator's.
     gamma: γ, the decoder's weight of L_llike against L_GAN.
     preprocess: real images -> the decoder's output space.
@@ -55,35 +58,35 @@ class VAEGAN:
   preprocess: Callable[[Array], Array] | None = None
 
 
-def vaegan_init(model: VAEGAN, key: Array) -> GANState:
-  k_e, k_g, k_d = jax.random.split(key, 3)
+def vaegan_init(model: VAEGAN, key: Array) -> TrainState:
+  """State with parameter groups "e" (encoder), "g" (decoder) and "d" (discriminator)."""
+  k_e, k_g, k_d = jax.random.split(random.as_key(key), 3)
   x = jnp.zeros((2, *model.image_shape), jnp.float32)
   z = jnp.zeros((2, model.latent_dim), jnp.float32)
   e_p, e_c = split_variables(model.encoder.init({"params": k_e}, x, train=False))
   g_p, g_c = split_variables(model.decoder.init({"params": k_g}, z, None, train=False))
   d_p, d_c = split_variables(model.discriminator.init({"params": k_d}, x, train=False))
-  g_params = {"encoder": e_p, "decoder": g_p}
-  return GANState(step=jnp.zeros((), jnp.int32), g_params=g_params, d_params=d_p,
-                  g_opt_state=model.g_optimizer.init(g_params),
-                  d_opt_state=model.d_optimizer.init(d_p),
-                  extra={"encoder": e_c, "decoder": g_c, "d": d_c})
+  return TrainState.create({"e": e_p, "g": g_p, "d": d_p},
+                           {"e": model.g_optimizer, "g": model.g_optimizer,
+                            "d": model.d_optimizer},
+                           extra={"e": e_c, "g": g_c, "d": d_c})
 
 
-def posterior(model: VAEGAN, g_params: Any, extra: Any, x: Array, *, train: bool = False):
+def posterior(model: VAEGAN, e_params: Any, extra: Any, x: Array, *, train: bool = False):
   """(mean, log_var, new encoder collections) of q(z | x)."""
-  out, coll = apply_player(model.encoder, g_params["encoder"], extra["encoder"], x,
-                           train=train)
+  out, coll = apply_player(model.encoder, e_params, extra["e"], x, train=train)
   mean, log_var = jnp.split(out, 2, axis=-1)
   return mean, log_var, coll
 
 
-def decode(model: VAEGAN, g_params: Any, extra: Any, z: Array) -> Array:
-  return apply_player(model.decoder, g_params["decoder"], extra["decoder"], z, None,
+def decode(model: VAEGAN, state: TrainState, z: Array) -> Array:
+  """Dec(z) with frozen statistics."""
+  return apply_player(model.decoder, state.eval_params("g"), state.extra["g"], z, None,
                       train=False)[0]
 
 
-def vaegan_step(model: VAEGAN, state: GANState, batch: dict[str, Array], key: Array
-                ) -> tuple[GANState, dict[str, Array]]:
+def vaegan_step(model: VAEGAN, state: TrainState, batch: dict[str, Array], key: Array
+                ) -> tuple[TrainState, dict[str, Array]]:
   """One joint update of encoder and decoder (each by its own loss), then one of Dis.
 
   Returns:
@@ -92,17 +95,16 @@ def vaegan_step(model: VAEGAN, state: GANState, batch: dict[str, Array], key: Ar
   """
   x = batch["image"] if model.preprocess is None else model.preprocess(batch["image"])
   b = x.shape[0]
-  k_eps, k_p = jax.random.split(key)
-  eps = jax.random.normal(k_eps, (b, model.latent_dim), jnp.float32)
+  k_eps, k_p = jax.random.split(random.as_key(key))
   z_p = sample_latent(k_p, b, model.latent_dim)
   extra = state.extra
+  eg_params = {"e": state.params["e"], "g": state.params["g"]}
 
-  def forward(g_params, d_params, d_coll):
-    mean, log_var, e_coll = posterior(model, g_params, extra, x, train=True)
-    z = mean + jnp.exp(0.5 * log_var) * eps
-    dec = lambda v, c: apply_player(model.decoder, g_params["decoder"], c, v, None,
-                                    train=True)
-    x_tilde, g_coll = dec(z, extra["decoder"])
+  def forward(eg, d_params, d_coll):
+    mean, log_var, e_coll = posterior(model, eg["e"], extra, x, train=True)
+    z = random.reparameterize(k_eps, mean, log_var)
+    dec = lambda v, c: apply_player(model.decoder, eg["g"], c, v, None, train=True)
+    x_tilde, g_coll = dec(z, extra["g"])
     x_p, g_coll = dec(z_p, g_coll)
     dis = lambda v, c: apply_player(model.discriminator, d_params, c, v, train=True)
     (logit_x, feat_x), d_coll = dis(x, d_coll)
@@ -112,12 +114,12 @@ def vaegan_step(model: VAEGAN, state: GANState, batch: dict[str, Array], key: Ar
                  llike=0.5 * jnp.sum((feat_x - feat_tilde)**2, -1),
                  logit_x=logit_x, logit_tilde=logit_tilde, logit_p=logit_p,
                  pixel_mse=jnp.mean((x_tilde - x).reshape(b, -1)**2, -1))
-    return terms, {"encoder": e_coll, "decoder": g_coll, "d": d_coll}
+    return terms, {"e": e_coll, "g": g_coll, "d": d_coll}
 
-  def enc_dec_objectives(g_params):
+  def enc_dec_objectives(eg):
     # Dis_l is a fixed feature map for the encoder and decoder: gradients reach only the
     # networks each loss belongs to (selected below).
-    terms, coll = forward(g_params, jax.lax.stop_gradient(state.d_params), extra["d"])
+    terms, coll = forward(eg, jax.lax.stop_gradient(state.params["d"]), extra["d"])
     enc_loss = (terms["kl"] + terms["llike"]).mean()
     gan = (losses.non_saturating_generator_loss(terms["logit_tilde"]) +
            losses.non_saturating_generator_loss(terms["logit_p"])).mean()
@@ -126,28 +128,25 @@ def vaegan_step(model: VAEGAN, state: GANState, batch: dict[str, Array], key: Ar
 
   # One forward pass, two pullbacks: each network gets the gradient of its own loss.
   (enc_loss, dec_loss), pullback, (terms, coll, gan) = jax.vjp(
-      enc_dec_objectives, state.g_params, has_aux=True)
+      enc_dec_objectives, eg_params, has_aux=True)
   one, zero = jnp.ones_like(enc_loss), jnp.zeros_like(enc_loss)
   enc_grads, = pullback((one, zero))
   dec_grads, = pullback((zero, one))
-  g_grads = {"encoder": enc_grads["encoder"], "decoder": dec_grads["decoder"]}
-  updates, g_opt_state = model.g_optimizer.update(g_grads, state.g_opt_state, state.g_params)
-  g_params = optax.apply_updates(state.g_params, updates)
+  state, eg_norm = apply_gradients(state, ("e", "g"),
+                                   {"e": enc_grads["e"], "g": dec_grads["g"]})
 
   def d_objective(d_params):
-    t, new_coll = forward(jax.lax.stop_gradient(state.g_params), d_params, extra["d"])
+    t, new_coll = forward(jax.lax.stop_gradient(eg_params), d_params, extra["d"])
     # Two fake batches (x̃ and x_p) against one real batch, as in L_GAN.
     loss = (losses.minimax_discriminator_loss(t["logit_x"], t["logit_tilde"]) +
             losses.non_saturating_generator_loss(-t["logit_p"])).mean()  # −log(1 − D(x_p))
     return loss, new_coll["d"]
 
-  (d_loss, d_coll), d_grads = jax.value_and_grad(d_objective, has_aux=True)(state.d_params)
-  updates, d_opt_state = model.d_optimizer.update(d_grads, state.d_opt_state, state.d_params)
-  d_params = optax.apply_updates(state.d_params, updates)
-  new_extra = {"encoder": coll["encoder"], "decoder": coll["decoder"], "d": d_coll}
-  new_state = GANState(step=state.step + 1, g_params=g_params, d_params=d_params,
-                       g_opt_state=g_opt_state, d_opt_state=d_opt_state, extra=new_extra)
+  state, d_loss, d_coll, d_norm = minimize(state, "d", d_objective, has_aux=True)
+  state = state.replace(step=state.step + 1,
+                        extra={"e": coll["e"], "g": coll["g"], "d": d_coll})
   metrics = {"loss": enc_loss, "kl": terms["kl"].mean(), "feature_recon": terms["llike"].mean(),
              "pixel_mse": terms["pixel_mse"].mean(), "decoder_loss": dec_loss,
-             "decoder_gan": gan, "d_loss": d_loss}
-  return new_state, metrics
+             "decoder_gan": gan, "d_loss": d_loss, "eg_grad_norm": eg_norm,
+             "d_grad_norm": d_norm}
+  return state, metrics

@@ -10,3 +10,5 @@ from gen_jax.nets.mlp import flatten_with_labels
 from gen_jax.nets.mlp import MLP
 from gen_jax.nets.minibatch import MinibatchDiscrimination
 from gen_jax.nets.minibatch import MinibatchStddev
+from gen_jax.nets.variables import apply
+from gen_jax.nets.variables import split_variables

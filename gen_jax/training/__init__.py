@@ -19,5 +19,7 @@ from gen_jax.training.sharding import data_mesh
 from gen_jax.training.sharding import put_batch
 from gen_jax.training.sharding import replicated
 from gen_jax.training.state import TrainState
+from gen_jax.training.step import apply_gradients
 from gen_jax.training.step import make_train_step
+from gen_jax.training.step import minimize
 from gen_jax.training.evaluation import map_batches

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ml_collections
 
+from gen_jax import validation
 from gen_jax.data import EMBEDDED_DATASETS
 from gen_jax.data import load_dataset
 
@@ -29,7 +30,8 @@ def common_config() -> ml_collections.ConfigDict:
 
 def validate_config(config: ml_collections.ConfigDict, *, choices: dict | None = None,
                     generated_datasets: tuple[str, ...] = ()) -> None:
-  """Raises ValueError naming the first invalid key, its value and what is expected.
+  """Raises `validation.ArgumentError` naming the first invalid key (`--config.<key>`), what
+  it expects and the value.
 
   Args:
     config: the experiment config.
@@ -37,31 +39,28 @@ def validate_config(config: ml_collections.ConfigDict, *, choices: dict | None =
     generated_datasets: dataset names the experiment builds itself (e.g. 'ring'); only
       these, when given, are accepted as `dataset`, instead of the stored datasets.
   """
-  def fail(key, expected):
-    raise ValueError(f"--config.{key}={config[key]!r} is invalid: expected {expected}")
-
+  name = lambda key: f"--config.{key}"
   for key in COMMON_KEYS:
     if key not in config:
-      raise ValueError(f"config is missing the common key {key!r}")
-  if not isinstance(config.seed, int) or config.seed < 0:
-    fail("seed", "an integer >= 0")
+      raise validation.ArgumentError(key, f"config is missing the common key {key!r}")
+  validation.check_int(name("seed"), config.seed, low=0)
   for key in ("num_steps", "batch_size", "log_every", "eval_every", "checkpoint_every"):
-    if not isinstance(config[key], int) or config[key] <= 0:
-      fail(key, "an integer > 0")
-  if config.get("keep_checkpoints", 1) <= 0:
-    fail("keep_checkpoints", "an integer > 0")
-  if not config.learning_rate > 0:
-    fail("learning_rate", "a number > 0")
+    validation.check_int(name(key), config[key], low=1)
+  validation.check_int(name("keep_checkpoints"), config.get("keep_checkpoints", 1), low=1)
+  validation.check_number(name("learning_rate"), config.learning_rate, low=0.0,
+                          low_inclusive=False)
   ds = config.dataset
   if generated_datasets:
     if ds not in generated_datasets:
-      fail("dataset", f"one of {tuple(generated_datasets)} (this experiment generates its "
-           "data)")
+      raise validation.ArgumentError(
+          name("dataset"), f"--config.dataset must be one of {tuple(generated_datasets)} "
+          f"(this experiment generates its data), got {ds!r}")
   elif not (ds in EMBEDDED_DATASETS or ds.startswith(("tfds:", "dir:"))):
-    fail("dataset", f"one of {EMBEDDED_DATASETS}, 'tfds:<name>' or 'dir:<path>'")
+    raise validation.ArgumentError(
+        name("dataset"), f"--config.dataset must be one of {EMBEDDED_DATASETS}, "
+        f"'tfds:<name>' or 'dir:<path>', got {ds!r}")
   for key, allowed in (choices or {}).items():
-    if config[key] not in allowed:
-      fail(key, f"one of {tuple(allowed)}")
+    validation.check_choice(name(key), config[key], allowed)
 
 
 def load_train_test(config: ml_collections.ConfigDict):
@@ -74,7 +73,5 @@ def load_train_test(config: ml_collections.ConfigDict):
   data_dir = config.get("data_dir") or None
   train = load_dataset(config.dataset, "train", data_dir=data_dir)
   test = load_dataset(config.dataset, "test", data_dir=data_dir)
-  if config.batch_size > len(train):
-    raise ValueError(f"--config.batch_size={config.batch_size} is invalid: expected at most "
-                     f"the {len(train)} training examples")
+  validation.check_int("--config.batch_size", config.batch_size, high=len(train))
   return train, test

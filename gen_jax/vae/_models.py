@@ -1,5 +1,6 @@
-"""VAE models as linen modules. Each exposes `elbo_terms(x, labels, key)`, the one interface
-the objectives and the trainer use:
+"""VAE models as linen modules. Each is called as every model of gen_jax is,
+`model(x, labels=None, *, key=None, train=False)`; the Gaussian-latent ones return their
+`elbo_terms`, the one interface the objectives and the trainer use:
 
   recon_ll    [B]     log p(x | z) at one z ~ q(z | x)
   kl          [B]     KL(q(z | x) || p(z)), analytic where possible
@@ -18,10 +19,10 @@ import jax.numpy as jnp
 
 from gen_jax import losses
 from gen_jax import nets
+from gen_jax.random import normal
+from gen_jax.random import reparameterize
+from gen_jax.random import split as split_key
 from gen_jax.vae import _vq
-from gen_jax.vae._reparameterize import normal
-from gen_jax.vae._reparameterize import reparameterize
-from gen_jax.vae._reparameterize import split_key
 
 Array = jax.Array
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -94,7 +95,8 @@ class VAE(nn.Module):
   def mean_image(self, z: Array, labels: Array | None = None) -> Array:
     return self.observation.mean(self.decode(z, labels))
 
-  def elbo_terms(self, x: Array, labels: Array | None, key: Array) -> dict[str, Array]:
+  def elbo_terms(self, x: Array, labels: Array | None = None, *,
+                 key: Array) -> dict[str, Array]:
     mean, log_var = self.encode(x, labels)
     z = reparameterize(key, mean, log_var)
     recon_ll = self.observation(x, self.decode(z, labels))
@@ -104,8 +106,10 @@ class VAE(nn.Module):
     return dict(recon_ll=recon_ll, kl=kl_per_dim.sum(-1), kl_per_dim=kl_per_dim,
                 log_weight=recon_ll + log_prior - log_q)
 
-  def __call__(self, x: Array, labels: Array | None, key: Array) -> dict[str, Array]:
-    return self.elbo_terms(x, labels, key)
+  def __call__(self, x: Array, labels: Array | None = None, *, key: Array,
+               train: bool = False) -> dict[str, Array]:
+    del train  # no batch statistics or dropout
+    return self.elbo_terms(x, labels, key=key)
 
 
 class HierarchicalVAE(nn.Module):
@@ -154,7 +158,8 @@ class HierarchicalVAE(nn.Module):
     z1 = reparameterize(k1, *self._prior1(d))
     return self.observation.mean(self.decode(z1, d))
 
-  def elbo_terms(self, x: Array, labels: Array | None, key: Array) -> dict[str, Array]:
+  def elbo_terms(self, x: Array, labels: Array | None = None, *,
+                 key: Array) -> dict[str, Array]:
     k2, k1 = split_key(key)
     h1 = self.encoder1(nets.flatten_with_labels(x, labels, self.num_classes))
     h2 = self.encoder2(h1)
@@ -173,8 +178,10 @@ class HierarchicalVAE(nn.Module):
     return dict(recon_ll=recon_ll, kl=kl1 + kl2_per_dim.sum(-1), kl_per_dim=kl2_per_dim,
                 kl_z1=kl1, kl_z2=kl2_per_dim.sum(-1), log_weight=recon_ll + log_p - log_q)
 
-  def __call__(self, x: Array, labels: Array | None, key: Array) -> dict[str, Array]:
-    return self.elbo_terms(x, labels, key)
+  def __call__(self, x: Array, labels: Array | None = None, *, key: Array,
+               train: bool = False) -> dict[str, Array]:
+    del train  # no batch statistics or dropout
+    return self.elbo_terms(x, labels, key=key)
 
 
 class VQVAE(nn.Module):
@@ -205,7 +212,9 @@ class VQVAE(nn.Module):
   def get_codebook(self) -> Array:
     return self.codebook.value if self.ema else self.codebook_param
 
-  def __call__(self, x: Array) -> dict[str, Any]:
+  def __call__(self, x: Array, labels: Array | None = None, *, key: Array | None = None,
+               train: bool = False) -> dict[str, Any]:
+    del labels, key, train  # unconditional and deterministic
     z_e = self.encoder(x)
     z_q_st, z_q, codes = _vq.quantize(z_e, self.get_codebook())
     out = self.decoder(z_q_st)

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from gen_jax import losses
-from gen_jax.vae._reparameterize import split_key
+from gen_jax import random
 
 Array = jax.Array
 # log_weight_fn(key) -> [B] log p(x, z) − log q(z | x) for one z ~ q(z | x) per example.
@@ -38,13 +38,19 @@ def negative_elbo(terms: dict[str, Array], *, beta: float | Array = 1.0,
   return loss, {"reconstruction": recon, "kl": kl, "elbo": -(recon + kl)}
 
 
-def sample_log_weights(log_weight_fn: LogWeightFn, key: Array, num_samples: int) -> Array:
-  """[B, K] log-weights from K independent posterior samples (keys split from `key`)."""
-  keys = split_key(key, num_samples)
+def sample_log_weights(key: Array, log_weight_fn: LogWeightFn, num_samples: int) -> Array:
+  """[B, K] log-weights from K independent posterior samples.
+
+  Args:
+    key: one key or [B] per-example keys, typed or legacy; split into K.
+    log_weight_fn: key(s) -> [B] log-weight of one sample per example.
+    num_samples: K.
+  """
+  keys = random.split(key, num_samples)
   return jax.vmap(log_weight_fn, out_axes=1)(keys)
 
 
-def importance_sampled_log_likelihood(log_weight_fn: LogWeightFn, key: Array, *,
+def importance_sampled_log_likelihood(key: Array, log_weight_fn: LogWeightFn, *,
                                       num_samples: int = 1000,
                                       chunk_size: int = 100) -> Array:
   """log p(x) ≈ logsumexp_k w_k − log K with z_k ~ q(z|x) (Burda et al. 2016, §5).
@@ -53,8 +59,8 @@ def importance_sampled_log_likelihood(log_weight_fn: LogWeightFn, key: Array, *,
   logsumexp, so memory grows with chunk_size, not K.
 
   Args:
-    log_weight_fn: key -> [B] log-weight of one sample per example.
-    key: PRNG key.
+    key: one key or [B] per-example keys, typed or legacy.
+    log_weight_fn: key(s) -> [B] log-weight of one sample per example.
     num_samples: K, a multiple of chunk_size.
     chunk_size: samples evaluated together.
   Returns:
@@ -65,18 +71,25 @@ def importance_sampled_log_likelihood(log_weight_fn: LogWeightFn, key: Array, *,
                      f"({chunk_size})")
 
   def body(running, chunk_key):
-    lw = sample_log_weights(log_weight_fn, chunk_key, chunk_size)
+    lw = sample_log_weights(chunk_key, log_weight_fn, chunk_size)
     return jnp.logaddexp(running, jax.nn.logsumexp(lw, axis=1)), None
 
-  keys = split_key(key, num_samples // chunk_size)
+  key = random.as_key(key)
+  keys = random.split(key, num_samples // chunk_size)
   init = jnp.full(jax.eval_shape(log_weight_fn, key).shape, -jnp.inf)
   total, _ = jax.lax.scan(body, init, keys)
   return total - math.log(num_samples)
 
 
-def iwae_objective(log_weight_fn: LogWeightFn, key: Array, *, num_samples: int) -> Array:
-  """Negative IWAE bound as a training loss, [B] (Burda et al. 2016)."""
-  return -losses.iwae_bound(sample_log_weights(log_weight_fn, key, num_samples))
+def iwae_objective(key: Array, log_weight_fn: LogWeightFn, *, num_samples: int) -> Array:
+  """Negative IWAE bound as a training loss, [B] (Burda et al. 2016).
+
+  Args:
+    key: one key or [B] per-example keys, typed or legacy.
+    log_weight_fn: key(s) -> [B] log-weight of one sample per example.
+    num_samples: K importance samples.
+  """
+  return -losses.iwae_bound(sample_log_weights(key, log_weight_fn, num_samples))
 
 
 def active_units(kl_per_dim: Array, *, threshold: float = 0.01) -> Array:

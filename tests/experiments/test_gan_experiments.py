@@ -67,9 +67,10 @@ def test_gan_mnist_cli(tmp_path):
   results = _read(workdir)
   assert results["step"] == 2 and {"fid", "precision", "recall"} <= set(results)
   assert os.path.exists(workdir / "samples" / "step_0000002.png")
-  bad = subprocess.run(cmd[:4] + ["--config.loss=hinge"], cwd=REPO, env=env,
+  bad = subprocess.run(cmd[:4] + ["--config.loss=hinged"], cwd=REPO, env=env,
                        capture_output=True, text=True, timeout=300)
-  assert bad.returncode == 2 and "--config.loss='hinge'" in bad.stderr
+  assert bad.returncode == 2 and "--config.loss must be one of" in bad.stderr
+  assert "got 'hinged'" in bad.stderr
 
 
 def test_cyclegan_end_to_end(tmp_path):

@@ -25,7 +25,7 @@ def _cli(workdir, *args, check=True):
 
 def test_invalid_config_fails_at_once_with_a_clear_message(tmp_path):
   proc = _cli(tmp_path, "--config.batch_size=0", check=False)
-  assert proc.returncode == 2 and "batch_size=0" in proc.stderr and "> 0" in proc.stderr
+  assert proc.returncode == 2 and "--config.batch_size must be an integer >= 1, got 0" in proc.stderr
   proc = _cli(tmp_path, "--config.model=gan", check=False)
   assert proc.returncode == 2 and "model" in proc.stderr and "'vae'" in proc.stderr
   proc = _cli(tmp_path, "--config.no_such_key=3", check=False)

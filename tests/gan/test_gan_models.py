@@ -46,29 +46,31 @@ def test_cyclegan_step_matches_eq3_with_identity_and_lsgan():
   new, metrics = jax.jit(functools.partial(gan.cyclegan_step, model))(
       state, {"x": x, "y": y}, jax.random.key(3))
 
+  translators = lambda s: {n: s.params[n] for n in gan.TRANSLATORS}
+  critics = lambda s: {n: s.params[n] for n in gan.CRITICS}
   g = lambda p, v: model.g_xy.apply({"params": p["g_xy"]}, v)
   f = lambda p, v: model.g_yx.apply({"params": p["g_yx"]}, v)
   d = lambda p, name, v: getattr(model, name).apply({"params": p[name]}, v)
   l1 = lambda a, b: jnp.mean(jnp.abs(a - b))
 
   def g_loss(p):
-    adv = (jnp.mean(0.5 * (d(state.d_params, "d_y", g(p, x)) - 1)**2) +
-           jnp.mean(0.5 * (d(state.d_params, "d_x", f(p, y)) - 1)**2))
+    adv = (jnp.mean(0.5 * (d(critics(state), "d_y", g(p, x)) - 1)**2) +
+           jnp.mean(0.5 * (d(critics(state), "d_x", f(p, y)) - 1)**2))
     cycle = l1(f(p, g(p, x)), x) + l1(g(p, f(p, y)), y)
     identity = l1(g(p, y), y) + l1(f(p, x), x)
     return adv + 10.0 * cycle + 5.0 * identity
 
   def d_loss(p):
-    fy, fx = g(state.g_params, x), f(state.g_params, y)
+    fy, fx = g(translators(state), x), f(translators(state), y)
     ls = lambda r, fk: jnp.mean(0.5 * (r - 1)**2 + 0.5 * fk**2)
     return 0.5 * (ls(d(p, "d_y", y), d(p, "d_y", fy)) + ls(d(p, "d_x", x), d(p, "d_x", fx)))
 
-  np.testing.assert_allclose(metrics["g_loss"], g_loss(state.g_params), rtol=1e-5)
-  np.testing.assert_allclose(metrics["d_loss"], d_loss(state.d_params), rtol=1e-5)
-  _assert_update_is_minus_grad(state.g_params, new.g_params,
-                               jax.grad(g_loss)(state.g_params))
-  _assert_update_is_minus_grad(state.d_params, new.d_params,
-                               jax.grad(d_loss)(state.d_params))
+  np.testing.assert_allclose(metrics["g_loss"], g_loss(translators(state)), rtol=1e-5)
+  np.testing.assert_allclose(metrics["d_loss"], d_loss(critics(state)), rtol=1e-5)
+  _assert_update_is_minus_grad(translators(state), translators(new),
+                               jax.grad(g_loss)(translators(state)))
+  _assert_update_is_minus_grad(critics(state), critics(new),
+                               jax.grad(d_loss)(critics(state)))
 
 
 def test_bigan_step_matches_joint_objective():
@@ -84,6 +86,7 @@ def test_bigan_step_matches_joint_objective():
       state, {"image": x, "label": jnp.zeros(6, jnp.int32)}, key)
 
   k_d, k_g = jax.random.split(key)
+  ge = lambda s: {"generator": s.params["g"], "encoder": s.params["e"]}
   gen = lambda p, z: model.generator.apply({"params": p["generator"]}, z)
   enc = lambda p, v: model.encoder.apply({"params": p["encoder"]}, v)
   dis = lambda p, v, z: model.discriminator.apply({"params": p}, v, z)
@@ -91,23 +94,23 @@ def test_bigan_step_matches_joint_objective():
 
   def d_loss(dp):  # −log D(x, E(x)) − log(1 − D(G(z), z))
     z = jax.random.normal(k_d, (6, latent))
-    return jnp.mean(-log_d(dis(dp, x, enc(state.g_params, x))) -
-                    log_d(-dis(dp, gen(state.g_params, z), z)))
+    return jnp.mean(-log_d(dis(dp, x, enc(ge(state), x))) -
+                    log_d(-dis(dp, gen(ge(state), z), z)))
 
   def ge_loss(gp):  # −log D(G(z), z) − log(1 − D(x, E(x))) at the updated D
     z = jax.random.normal(k_g, (6, latent))
-    return jnp.mean(-log_d(dis(new.d_params, gen(gp, z), z)) -
-                    log_d(-dis(new.d_params, x, enc(gp, x))))
+    return jnp.mean(-log_d(dis(new.params["d"], gen(gp, z), z)) -
+                    log_d(-dis(new.params["d"], x, enc(gp, x))))
 
-  np.testing.assert_allclose(metrics["d_loss"], d_loss(state.d_params), rtol=1e-5)
-  np.testing.assert_allclose(metrics["g_loss"], ge_loss(state.g_params), rtol=1e-5)
-  _assert_update_is_minus_grad(state.d_params, new.d_params,
-                               jax.grad(d_loss)(state.d_params))
-  _assert_update_is_minus_grad(state.g_params, new.g_params,
-                               jax.grad(ge_loss)(state.g_params))
-  code = gan.bigan_encode(model, new.g_params, new.extra, x)
+  np.testing.assert_allclose(metrics["d_loss"], d_loss(state.params["d"]), rtol=1e-5)
+  np.testing.assert_allclose(metrics["g_loss"], ge_loss(ge(state)), rtol=1e-5)
+  _assert_update_is_minus_grad(state.params["d"], new.params["d"],
+                               jax.grad(d_loss)(state.params["d"]))
+  _assert_update_is_minus_grad(ge(state), ge(new),
+                               jax.grad(ge_loss)(ge(state)))
+  code = gan.bigan_encode(model, new, x)
   assert code.shape == (6, latent)
-  assert gan.bigan_decode(model, new.g_params, new.extra, code).shape == shape
+  assert gan.bigan_decode(model, new, code).shape == shape
 
 
 def test_vaegan_step_gives_each_network_its_own_loss():
@@ -126,6 +129,7 @@ def test_vaegan_step_gives_each_network_its_own_loss():
   k_eps, k_p = jax.random.split(key)
   eps = jax.random.normal(k_eps, (4, latent))
   z_p = jax.random.normal(k_p, (4, latent))
+  ed = lambda s: {"encoder": s.params["e"], "decoder": s.params["g"]}
   dis = lambda dp, v: model.discriminator.apply({"params": dp}, v)
 
   def terms(gp, dp):
@@ -138,26 +142,26 @@ def test_vaegan_step_gives_each_network_its_own_loss():
     return kl, llike, l_x, l_t, l_p
 
   def enc_loss(gp):
-    kl, llike, *_ = terms(gp, state.d_params)
+    kl, llike, *_ = terms(gp, state.params["d"])
     return jnp.mean(kl + llike)
 
   def dec_loss(gp):
-    _, llike, _, l_t, l_p = terms(gp, state.d_params)
+    _, llike, _, l_t, l_p = terms(gp, state.params["d"])
     return gamma * jnp.mean(llike) + jnp.mean(-jax.nn.log_sigmoid(l_t) -
                                               jax.nn.log_sigmoid(l_p))
 
   def dis_loss(dp):  # −L_GAN
-    _, _, l_x, l_t, l_p = terms(state.g_params, dp)
+    _, _, l_x, l_t, l_p = terms(ed(state), dp)
     sp = jax.nn.softplus
     return jnp.mean(sp(-l_x) + sp(l_t) + sp(l_p))
 
-  np.testing.assert_allclose(metrics["loss"], enc_loss(state.g_params), rtol=1e-5)
-  np.testing.assert_allclose(metrics["decoder_loss"], dec_loss(state.g_params), rtol=1e-5)
-  want = {"encoder": jax.grad(enc_loss)(state.g_params)["encoder"],
-          "decoder": jax.grad(dec_loss)(state.g_params)["decoder"]}
-  _assert_update_is_minus_grad(state.g_params, new.g_params, want)
-  _assert_update_is_minus_grad(state.d_params, new.d_params,
-                               jax.grad(dis_loss)(state.d_params))
+  np.testing.assert_allclose(metrics["loss"], enc_loss(ed(state)), rtol=1e-5)
+  np.testing.assert_allclose(metrics["decoder_loss"], dec_loss(ed(state)), rtol=1e-5)
+  want = {"encoder": jax.grad(enc_loss)(ed(state))["encoder"],
+          "decoder": jax.grad(dec_loss)(ed(state))["decoder"]}
+  _assert_update_is_minus_grad(ed(state), ed(new), want)
+  _assert_update_is_minus_grad(state.params["d"], new.params["d"],
+                               jax.grad(dis_loss)(state.params["d"]))
 
 
 def test_conv_players_shapes():

@@ -62,11 +62,11 @@ def _reference_step(game, state, batches, key):
   k_d, k_g, _ = jax.random.split(key, 3)
   g_apply = lambda p, z: game.generator.apply({"params": p}, z, None, train=True)
   d_apply = lambda p, x: game.discriminator.apply({"params": p}, x, None, train=True)
-  d_params, d_opt = state.d_params, state.d_opt_state
+  d_params, d_opt = state.params["d"], state.opt_state["d"]
   for i, k in enumerate(jax.random.split(k_d, game.d_steps)):
     real = batches["image"][i]
     z = jax.random.normal(jax.random.split(k)[0], (real.shape[0], LATENT))
-    fake = g_apply(state.g_params, z)
+    fake = g_apply(state.params["g"], z)
     grads = jax.grad(lambda p: losses.minimax_discriminator_loss(
         d_apply(p, real), d_apply(p, fake)).mean())(d_params)
     updates, d_opt = game.d_optimizer.update(grads, d_opt, d_params)
@@ -74,9 +74,9 @@ def _reference_step(game, state, batches, key):
   if game.fresh_generator_noise:
     z = jax.random.normal(k_g, (batches["image"].shape[1], LATENT))
   g_grads = jax.grad(lambda p: losses.non_saturating_generator_loss(
-      d_apply(d_params, g_apply(p, z))).mean())(state.g_params)
-  updates, _ = game.g_optimizer.update(g_grads, state.g_opt_state, state.g_params)
-  return d_params, optax.apply_updates(state.g_params, updates)
+      d_apply(d_params, g_apply(p, z))).mean())(state.params["g"])
+  updates, _ = game.g_optimizer.update(g_grads, state.opt_state["g"], state.params["g"])
+  return d_params, optax.apply_updates(state.params["g"], updates)
 
 
 @pytest.mark.parametrize("d_steps,fresh", [(1, False), (2, False), (1, True), (2, True)])
@@ -96,8 +96,8 @@ def test_step_matches_reference_and_compiles_once(d_steps, fresh):
     want_d, want_g = reference(state, batches, key)
     state, metrics = step(state, batches if d_steps > 1 else
                           jax.tree.map(lambda x: x[0], batches), key)
-    _leaves_close(state.d_params, want_d, rtol=2e-5, atol=1e-6)
-    _leaves_close(state.g_params, want_g, rtol=2e-5, atol=1e-6)
+    _leaves_close(state.params["d"], want_d, rtol=2e-5, atol=1e-6)
+    _leaves_close(state.params["g"], want_g, rtol=2e-5, atol=1e-6)
     assert int(state.step) == i + 1
   assert set(metrics) >= {"loss", "d_loss", "g_loss", "d_real", "d_fake"}
   assert metrics["loss"] == metrics["d_loss"]
@@ -105,15 +105,15 @@ def test_step_matches_reference_and_compiles_once(d_steps, fresh):
 
 def test_d_steps_consume_distinct_batches():
   game = _game(d_steps=2)
-  assert gan.make_gan_task(game).batches_per_step == 2
+  assert gan.make_task(game).batches_per_step == 2
   state = gan.gan_init(game, jax.random.key(0))
   step = jax.jit(functools.partial(gan.gan_step, game))
   a, b = _batch(1), _batch(2)
   stack = lambda *xs: jax.tree.map(lambda *v: jnp.stack(v), *xs)
   key = jax.random.key(3)
-  ab = step(state, stack(a, b), key)[0].d_params
-  aa = step(state, stack(a, a), key)[0].d_params
-  ba = step(state, stack(b, a), key)[0].d_params
+  ab = step(state, stack(a, b), key)[0].params["d"]
+  aa = step(state, stack(a, a), key)[0].params["d"]
+  ba = step(state, stack(b, a), key)[0].params["d"]
   assert _differs(ab, aa) and _differs(ab, ba)
   with pytest.raises(ValueError, match="leading axis d_steps=2"):
     step(state, stack(a, b, a), key)
@@ -127,9 +127,9 @@ def test_unrolled_switch_changes_generator_gradient():
   plain_state = jax.jit(functools.partial(gan.gan_step, plain))(state, batch, key)[0]
   unrolled = _game(unroll_steps=2)
   new, metrics = jax.jit(functools.partial(gan.gan_step, unrolled))(state, batch, key)
-  assert _differs(plain_state.g_params, new.g_params, tol=1e-6)
+  assert _differs(plain_state.params["g"], new.params["g"], tol=1e-6)
   # D is updated identically either way: unrolling only changes G's objective.
-  _leaves_close(new.d_params, plain_state.d_params, rtol=1e-6)
+  _leaves_close(new.params["d"], plain_state.params["d"], rtol=1e-6)
   assert "g_loss_unrolled" in metrics
   # With a surrogate D that cannot move (SGD with rate 0), f_K = f_0: same G update
   # (the unrolled objective draws G's own z, as the plain one does with fresh noise).
@@ -138,7 +138,7 @@ def test_unrolled_switch_changes_generator_gradient():
   frozen_state = gan.gan_init(frozen, jax.random.key(0))
   g_k = jax.jit(functools.partial(gan.gan_step, frozen))(frozen_state, batch, key)[0]
   g_0 = jax.jit(functools.partial(gan.gan_step, frozen0))(frozen_state, batch, key)[0]
-  _leaves_close(g_k.g_params, g_0.g_params, rtol=1e-5, atol=1e-7)
+  _leaves_close(g_k.params["g"], g_0.params["g"], rtol=1e-5, atol=1e-7)
 
 
 def test_began_k_stays_in_unit_interval_and_follows_eq4():
@@ -168,7 +168,7 @@ def test_wgan_weight_clipping_keeps_critic_in_box():
   step = jax.jit(functools.partial(gan.gan_step, game))
   for i in range(3):
     state, _ = step(state, _batch(i, lead=2), jax.random.key(i))
-    leaves = jax.tree.leaves(state.d_params)
+    leaves = jax.tree.leaves(state.params["d"])
     assert all(float(jnp.max(jnp.abs(p))) <= np.float32(c) for p in leaves)
   assert any(float(jnp.max(jnp.abs(p))) == np.float32(c) for p in leaves)
 
@@ -180,7 +180,7 @@ def test_conditional_labels_reach_both_players():
   batch = _batch(0)
   other = {**batch, "label": (batch["label"] + 1) % 3}
   s1, s2 = step(state, batch, jax.random.key(1))[0], step(state, other, jax.random.key(1))[0]
-  assert _differs(s1.d_params, s2.d_params) and _differs(s1.g_params, s2.g_params)
+  assert _differs(s1.params["d"], s2.params["d"]) and _differs(s1.params["g"], s2.params["g"])
 
 
 def test_penalized_losses_reject_batch_norm_critic():
@@ -203,7 +203,7 @@ def test_validate_gan_config_names_the_key():
   c.minibatch = "none"
   gan.validate_gan_config(c)
   c.d_steps = 0
-  with pytest.raises(ValueError, match="--config.d_steps=0"):
+  with pytest.raises(ValueError, match="--config.d_steps must be an integer >= 1, got 0"):
     gan.validate_gan_config(c)
 
 

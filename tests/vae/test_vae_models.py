@@ -10,9 +10,9 @@ from gen_jax import vae
 
 
 def _mc_check(model, x, labels):
-  params = model.init(jax.random.key(0), x, labels, jax.random.key(1))
+  params = model.init(jax.random.key(0), x, labels, key=jax.random.key(1))
   keys = jax.random.split(jax.random.key(2), 4000)
-  terms = jax.jit(jax.vmap(lambda k: model.apply(params, x, labels, k)))(keys)
+  terms = jax.jit(jax.vmap(lambda k: model.apply(params, x, labels, key=k)))(keys)
   # E_q[log w] = E_q[log p(x|z)] − KL: the analytic KL must match the sampled one.
   lw, recon = np.asarray(terms["log_weight"]), np.asarray(terms["recon_ll"])
   kl = np.asarray(terms["kl"])
@@ -41,7 +41,7 @@ def test_conditional_vae_requires_labels():
                   image_shape=(2, 2, 1), num_classes=3)
   x = jnp.zeros((2, 2, 2, 1))
   with pytest.raises(ValueError, match="labels"):
-    model.init(jax.random.key(0), x, None, jax.random.key(1))
+    model.init(jax.random.key(0), x, None, key=jax.random.key(1))
 
 
 def test_gaussian_likelihood_vae_and_conv_vae_shapes():
@@ -51,7 +51,8 @@ def test_gaussian_likelihood_vae_and_conv_vae_shapes():
                   num_classes=10)
   x = jax.random.uniform(jax.random.key(0), (3, 8, 8, 1))
   labels = jnp.array([1, 2, 3])
-  params = model.init(jax.random.key(0), x, labels, jax.random.key(1))
-  terms = jax.jit(model.apply)(params, x, labels, jax.random.key(2))
+  params = model.init(jax.random.key(0), x, labels, key=jax.random.key(1))
+  terms = jax.jit(lambda p, x, l, k: model.apply(p, x, l, key=k))(params, x, labels,
+                                                                jax.random.key(2))
   assert terms["recon_ll"].shape == (3,) and terms["kl_per_dim"].shape == (3, 4)
   assert "log_var" in params["params"]["observation"]

@@ -34,7 +34,7 @@ def _exact_posterior():
 
 def test_importance_sampling_is_exact_with_the_true_posterior():
   lw = _log_weight_fn(*_exact_posterior())
-  f = jax.jit(lambda k: vae.importance_sampled_log_likelihood(lw, k, num_samples=200,
+  f = jax.jit(lambda k: vae.importance_sampled_log_likelihood(k, lw, num_samples=200,
                                                               chunk_size=50))
   want = stats.norm.logpdf(X, B, math.sqrt(A**2 + S**2))
   np.testing.assert_allclose(f(jax.random.key(0)), want, rtol=1e-4)
@@ -45,15 +45,15 @@ def test_importance_sampling_converges_from_a_worse_proposal_and_bounds_are_orde
   lw = _log_weight_fn(mean + 0.3, log_var + 0.4)
   want = stats.norm.logpdf(X, B, math.sqrt(A**2 + S**2))
   k = 5000
-  f = jax.jit(lambda key: vae.importance_sampled_log_likelihood(lw, key, num_samples=k,
+  f = jax.jit(lambda key: vae.importance_sampled_log_likelihood(key, lw, num_samples=k,
                                                                 chunk_size=100))
   # Delta method: s.e. of log(mean w) ≈ std(w) / (√K · mean(w)), from an independent draw.
-  w = np.exp(np.asarray(vae.sample_log_weights(lw, jax.random.key(9), k), np.float64))
+  w = np.exp(np.asarray(vae.sample_log_weights(jax.random.key(9), lw, k), np.float64))
   stderr = w.std(1) / (np.sqrt(k) * w.mean(1))
   np.testing.assert_array_less(np.abs(np.asarray(f(jax.random.key(1))) - want), 5 * stderr)
   # ELBO (K=1) < IWAE-5 < IWAE-100 ≤ log p(x) in expectation over many draws.
   keys = jax.random.split(jax.random.key(2), 400)
-  bound = jax.jit(jax.vmap(lambda k, n: losses.iwae_bound(vae.sample_log_weights(lw, k, n)),
+  bound = jax.jit(jax.vmap(lambda k, n: losses.iwae_bound(vae.sample_log_weights(k, lw, n)),
                            in_axes=(0, None)), static_argnums=1)
   draws = {n: np.asarray(bound(keys, n), np.float64) for n in (1, 5, 100)}
   b1, b5, b100 = (draws[n].mean(0) for n in (1, 5, 100))
@@ -63,7 +63,7 @@ def test_importance_sampling_converges_from_a_worse_proposal_and_bounds_are_orde
 
 def test_importance_sampling_chunk_error():
   with pytest.raises(ValueError, match="multiple of chunk_size"):
-    vae.importance_sampled_log_likelihood(lambda k: jnp.zeros(3), jax.random.key(0),
+    vae.importance_sampled_log_likelihood(jax.random.key(0), lambda k: jnp.zeros(3),
                                           num_samples=150, chunk_size=100)
 
 
@@ -83,3 +83,18 @@ def test_active_units():
   kl = jnp.array([[0.5, 0.001, 0.02], [0.7, 0.003, 0.0]])
   assert int(jax.jit(vae.active_units)(kl)) == 1
   assert int(vae.active_units(kl, threshold=0.005)) == 2
+
+
+@pytest.mark.parametrize("make_key", [jax.random.key, jax.random.PRNGKey])
+def test_key_taking_objectives_accept_typed_and_legacy_keys(make_key):
+  # A legacy key's trailing (2,) axis must not be read as a batch of keys.
+  mean, log_var = _exact_posterior()
+  lw = _log_weight_fn(mean, log_var)
+  key, typed = make_key(3), jax.random.key(3)
+  for fn in (lambda k: vae.importance_sampled_log_likelihood(k, lw, num_samples=20,
+                                                             chunk_size=10),
+             lambda k: vae.iwae_objective(k, lw, num_samples=4),
+             lambda k: vae.sample_log_weights(k, lw, 3),
+             lambda k: vae.reparameterize(k, mean, log_var)):
+    # The same compiled computation on both kinds of key: equal bit for bit.
+    np.testing.assert_array_equal(jax.jit(fn)(key), jax.jit(fn)(typed))
