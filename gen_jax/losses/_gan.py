@@ -301,8 +301,9 @@ def gradient_penalty(key: chex.PRNGKey, critic_fn: CriticFn, real: Array, fake: 
     two-sided (default):  (‖g‖₂ − t)²
     `one_sided=True`:     max(0, ‖g‖₂ − t)²   (only gradients steeper than t are
       penalized: the one-sided penalty that Gulrajani et al. 2017, §4 ("two-sided
-      penalty"), contrast with theirs, and the Lipschitz penalty of Petzka et al. 2018, "On the regularization of Wasserstein
-      GANs", which enforces ‖g‖ ≤ t rather than ‖g‖ = t).
+      penalty"), contrast with theirs, and the Lipschitz penalty of Petzka et al.
+      2018, "On the regularization of Wasserstein GANs", which enforces ‖g‖ ≤ t
+      rather than ‖g‖ = t).
   ‖g‖₂ is exact (no ε under the square root; its gradient at g = 0 is defined as 0).
 
   Coming from TF-GAN: `tfgan.losses.wasserstein_gradient_penalty(target=t)` computes
