@@ -2,6 +2,7 @@
 
   python -m gen_jax.metrics --real REAL --fake FAKE --features mnist \
       [--inception-weights inception_fid.npz] [--metrics fid,kid,is,pr] [--out results.json]
+      [--seed 0] [--kid-subset-size N]
 
 REAL / FAKE: a directory of PNG files (read in sorted name order) or an .npz holding the
 images under the key 'image' (or as its only array); uint8 arrays are divided by 255,
