@@ -129,7 +129,7 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
               "probe_accuracy": probe(train_out["code"], train_data.labels,
                                       test_out["code"], test_data.labels), **baselines}
     fake = np.asarray(samples(state, key, config.eval_samples))
-    result.update(metrics.evaluate_samples(test_data.images, fake,
+    result.update(metrics.evaluate_samples(jax.random.fold_in(key, 1), test_data.images, fake,
                                            metrics=("fid", "precision", "recall")))
     return result
 

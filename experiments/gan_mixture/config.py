@@ -45,4 +45,6 @@ def get_config() -> ml_collections.ConfigDict:
   c.d_layers = 1
   c.orthogonal_init = 0.8    # scale of the orthogonal kernel init (0: Flax's default)
   c.eval_samples = 10_000
+  c.label_smoothing = 0.0    # one-sided label smoothing α: real target 1 − α (cross-entropy D)
+  c.ema_decay = 0.0          # > 0: evaluate and sample G's parameter EMA with this decay
   return c

@@ -82,7 +82,9 @@ def build_game(config: ml_collections.ConfigDict) -> gan.GANGame:
                      unroll_steps=config.unroll_steps, penalty_weight=config.penalty_weight,
                      clip=config.clip, began_gamma=config.began_gamma,
                      began_lambda_k=config.began_lambda_k,
-                     fresh_generator_noise=config.fresh_generator_noise)
+                     fresh_generator_noise=config.fresh_generator_noise,
+                     label_smoothing=config.label_smoothing,
+                     ema_decay=config.ema_decay or None)
 
 
 def save_scatter(path: str, samples: np.ndarray, modes: np.ndarray, *, title: str = "",

@@ -41,4 +41,6 @@ def get_config() -> ml_collections.ConfigDict:
 
   c.eval_samples = 1000      # generated digits for FID / precision / recall (vs 1,000 test)
   c.num_sample_images = 100
+  c.label_smoothing = 0.0    # one-sided label smoothing α: real target 1 − α (cross-entropy D)
+  c.ema_decay = 0.0          # > 0: evaluate and sample G's parameter EMA with this decay
   return c

@@ -73,14 +73,16 @@ def build_game(config: ml_collections.ConfigDict, image_shape: tuple[int, int, i
                      unroll_steps=config.unroll_steps, penalty_weight=config.penalty_weight,
                      clip=config.clip, began_gamma=config.began_gamma,
                      began_lambda_k=config.began_lambda_k, preprocess=to_model_space,
-                     fresh_generator_noise=config.fresh_generator_noise)
+                     fresh_generator_noise=config.fresh_generator_noise,
+                     label_smoothing=config.label_smoothing,
+                     ema_decay=config.ema_decay or None)
 
 
-def sample_metrics(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
+def sample_metrics(key: jax.Array, real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
   """FID / precision / recall; a diverged generator (non-finite samples) scores inf / 0."""
   if not np.all(np.isfinite(fake)):
     return {"fid": float("inf"), "precision": 0.0, "recall": 0.0}
-  return metrics.evaluate_samples(real, fake, metrics=FID_METRICS, features="mnist")
+  return metrics.evaluate_samples(key, real, fake, metrics=FID_METRICS, features="mnist")
 
 
 def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
@@ -95,7 +97,7 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
   def evaluate(state, key, *, final=False):
     del final  # the same 1,000-vs-1,000 comparison every time
     fake = np.asarray(eval_samples(state.eval_params("g"), state.extra["g"], key))
-    return sample_metrics(test_data.images, fake)
+    return sample_metrics(jax.random.fold_in(key, 1), test_data.images, fake)
 
   @jax.jit
   def sample(state, key):

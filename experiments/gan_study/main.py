@@ -139,7 +139,8 @@ def train_vae(c: ml_collections.ConfigDict, workdir: str) -> dict:
     result = dict(vae_evaluate(state, key, final=final))
     if final:
       fake = np.asarray(samples(state.eval_params("model"), key))
-      result.update(gan_mnist.sample_metrics(test_data.images, fake))
+      result.update(gan_mnist.sample_metrics(jax.random.fold_in(key, 1), test_data.images,
+                                             fake))
     return result
 
   task = dataclasses.replace(task, evaluate=evaluate)

@@ -81,7 +81,7 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
     fake = np.asarray(samples(state, key, config.eval_samples))
     if not np.all(np.isfinite(fake)):
       return {**result, "fid": float("inf"), "precision": 0.0, "recall": 0.0}
-    result.update(metrics.evaluate_samples(test_data.images, fake,
+    result.update(metrics.evaluate_samples(jax.random.fold_in(key, 1), test_data.images, fake,
                                            metrics=("fid", "precision", "recall")))
     return result
 

@@ -3,8 +3,9 @@
 One step = `d_steps` discriminator updates, each on a fresh batch (the loop hands the step
 `batches_per_step = d_steps` batches with a leading axis), then one generator update, the
 alternating scheme of Goodfellow et al. (2014, Alg. 1). Every loss of Lucic et al. (2018,
-Table 1) is one explicit branch below; `unroll_steps > 0` replaces the generator's
-objective by the unrolled one of Metz et al. (2017) for any of them.
+Table 1), and the hinge loss of SNGAN/BigGAN, is one explicit branch below;
+`unroll_steps > 0` replaces the generator's objective by the unrolled one of Metz et al.
+(2017) for any of them.
 
 Players are linen modules called as
   generator(z [B, latent_dim], labels [B] | None, train=...) -> x [B, *data_shape]
@@ -45,7 +46,7 @@ from gen_jax.training import TrainState
 Array = jax.Array
 
 LOSSES = ("minimax", "non_saturating", "maximum_likelihood", "least_squares", "wasserstein",
-          "wgan_gp", "dragan", "began")
+          "wgan_gp", "dragan", "began", "hinge")
 # Losses whose penalty differentiates the critic per example: the critic must not mix the
 # examples of a batch (no batch norm in training mode, no minibatch features).
 PENALIZED_LOSSES = ("wgan_gp", "dragan")
@@ -98,6 +99,9 @@ class GANGame:
       samples (the DCGAN reference code; one generator forward pass fewer per step).
     ema_decay: keep an exponential moving average of G's parameters with this decay
       (`state.ema["g"]`, what `state.eval_params("g")` returns); None for none.
+    label_smoothing: α of one-sided label smoothing (real target 1 − α, Salimans et al.
+      2016) for the cross-entropy discriminators (minimax, non-saturating, maximum
+      likelihood, DRAGAN).
   """
   generator: nn.Module
   discriminator: nn.Module
@@ -117,6 +121,7 @@ class GANGame:
   preprocess: Callable[[Array], Array] | None = None
   fresh_generator_noise: bool = False
   ema_decay: float | None = None
+  label_smoothing: float = 0.0
 
   def __post_init__(self):
     validation.check_choice("loss", self.loss, LOSSES)
@@ -128,6 +133,8 @@ class GANGame:
     validation.check_number("began_lambda_k", self.began_lambda_k, low=0.0)
     validation.check_number("penalty_weight", self.penalty_weight, low=0.0)
     validation.check_number("clip", self.clip, low=0.0, low_inclusive=False)
+    validation.check_number("label_smoothing", self.label_smoothing, low=0.0, high=1.0,
+                            high_inclusive=False)
     if self.ema_decay is not None:
       validation.check_number("ema_decay", self.ema_decay, low=0.0, high=1.0,
                               low_inclusive=False, high_inclusive=False)
@@ -232,7 +239,10 @@ def _discriminator_objective(game: GANGame, d_params, extra, batch, fake, key):
 
   metrics.update(d_real=out_real.mean(), d_fake=out_fake.mean())
   if loss in ("minimax", "non_saturating", "maximum_likelihood", "dragan"):
-    per_example = losses.minimax_discriminator_loss(out_real, out_fake)
+    per_example = losses.minimax_discriminator_loss(out_real, out_fake,
+                                                    label_smoothing=game.label_smoothing)
+  elif loss == "hinge":
+    per_example = losses.hinge_discriminator_loss(out_real, out_fake)
   elif loss == "least_squares":
     per_example = losses.least_squares_discriminator_loss(out_real, out_fake)
   else:  # wasserstein, wgan_gp
@@ -268,6 +278,8 @@ def _generator_loss(game: GANGame, d_params, extra, fake, labels) -> Array:
     per_example = losses.maximum_likelihood_generator_loss(out)
   elif loss == "least_squares":
     per_example = losses.least_squares_generator_loss(out)
+  elif loss == "hinge":
+    per_example = losses.hinge_generator_loss(out)
   else:  # wasserstein, wgan_gp
     per_example = losses.wasserstein_generator_loss(out)
   return per_example.mean()
@@ -405,7 +417,7 @@ def validate_gan_config(config: Any) -> None:
   `--config.<key>`, what it expects and the value).
 
   Keys: loss, d_steps, unroll_steps, minibatch, penalty_weight, clip, began_gamma,
-  began_lambda_k, beta1, beta2, d_learning_rate, latent_dim.
+  began_lambda_k, beta1, beta2, d_learning_rate, latent_dim, label_smoothing (optional).
   """
   name = lambda key: f"--config.{key}"
   validation.check_choice(name("loss"), config.loss, LOSSES)
@@ -418,8 +430,9 @@ def validate_gan_config(config: Any) -> None:
     validation.check_number(name(key), config[key], low=0.0, low_inclusive=False)
   validation.check_number(name("began_gamma"), config.began_gamma, low=0.0, high=1.0,
                           low_inclusive=False)
-  for key in ("beta1", "beta2"):
-    validation.check_number(name(key), config[key], low=0.0, high=1.0, high_inclusive=False)
+  for key in ("beta1", "beta2", "label_smoothing"):
+    validation.check_number(name(key), config.get(key, 0.0), low=0.0, high=1.0,
+                            high_inclusive=False)
   if config.loss in PENALIZED_LOSSES and config.minibatch != "none":
     raise validation.ArgumentError(
         name("minibatch"), f"--config.minibatch must be 'none' with loss={config.loss!r} (its "

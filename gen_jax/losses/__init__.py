@@ -16,6 +16,8 @@ from gen_jax.losses._gan import began_discriminator_loss
 from gen_jax.losses._gan import began_generator_loss
 from gen_jax.losses._gan import dragan_penalty
 from gen_jax.losses._gan import gradient_penalty
+from gen_jax.losses._gan import hinge_discriminator_loss
+from gen_jax.losses._gan import hinge_generator_loss
 from gen_jax.losses._gan import least_squares_discriminator_loss
 from gen_jax.losses._gan import least_squares_generator_loss
 from gen_jax.losses._gan import maximum_likelihood_generator_loss

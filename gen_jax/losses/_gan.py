@@ -32,22 +32,53 @@ def _check_pair(name_a: str, a: Array, name_b: str, b: Array) -> None:
                      f"{a.shape} and {b.shape}.")
 
 
+def _check_unit_interval(name: str, value: float) -> None:
+  """A Python-number hyperparameter in [0, 1); traced values are not checked."""
+  if isinstance(value, (int, float)) and not 0.0 <= value < 1.0:
+    raise ValueError(f"{name} must be in [0, 1), got {value!r}.")
+
+
+def _check_target(target: float) -> None:
+  if isinstance(target, (int, float)) and target < 0:
+    raise ValueError(f"target must be a gradient norm >= 0, got {target!r}.")
+
+
 # ----------------------------------------------------------------------------
 # The original game (Goodfellow et al. 2014) and its generator costs.
 # ----------------------------------------------------------------------------
 
 
-def minimax_discriminator_loss(real_logits: Array, fake_logits: Array) -> Array:
+def minimax_discriminator_loss(real_logits: Array, fake_logits: Array, *,
+                               label_smoothing: float = 0.0) -> Array:
   """Discriminator cross-entropy, −log D(x) − log(1 − D(G(z))) (Goodfellow et al. 2014).
+
+  With one-sided label smoothing α = `label_smoothing` (Salimans et al. 2016, §3.4) the
+  real target is 1 − α and the fake target stays 0:
+    −(1 − α)·log D(x) − α·log(1 − D(x)) − log(1 − D(G(z))).
+  Only the real side is smoothed: smoothing the fake target too would reward D for
+  putting mass where p_g is large and p_data is not (the paper's argument).
+
+  Coming from TF-GAN: `tfgan.losses.minimax_discriminator_loss` (and
+  `modified_discriminator_loss`) default to label_smoothing=0.25, and smooth *towards
+  1/2* through `tf.losses.sigmoid_cross_entropy` (target 1 − α_tf/2 = 0.875). Here the
+  default is 0 (the paper's loss) and α moves the target towards 0, so TF-GAN's α_tf is
+  `label_smoothing=α_tf / 2` here.
 
   Args:
     real_logits: [B] discriminator logits on data x.
     fake_logits: [B] discriminator logits on samples G(z).
+    label_smoothing: α in [0, 1); the real target is 1 − α.
   Returns:
-    [B] per-example loss, ≥ 0.
+    [B] per-example loss, ≥ 0 (≥ the binary entropy of 1 − α when α > 0).
   """
   _check_pair("real_logits", real_logits, "fake_logits", fake_logits)
-  return -jax.nn.log_sigmoid(real_logits) - jax.nn.log_sigmoid(-fake_logits)
+  _check_unit_interval("label_smoothing", label_smoothing)
+  # Cross-entropy with the soft target 1 − α, both logs in the stable softplus form
+  # (α = 0 gives exactly −log σ(l): the second product is 0 for any finite logit).
+  alpha = label_smoothing
+  real_term = (-(1.0 - alpha) * jax.nn.log_sigmoid(real_logits)
+               - alpha * jax.nn.log_sigmoid(-real_logits))
+  return real_term - jax.nn.log_sigmoid(-fake_logits)
 
 
 def minimax_generator_loss(fake_logits: Array) -> Array:
@@ -154,6 +185,44 @@ def least_squares_generator_loss(fake_outputs: Array, *, target: float = 1.0) ->
 
 
 # ----------------------------------------------------------------------------
+# Hinge loss (Lim & Ye 2017; Miyato et al. 2018; the SNGAN / BigGAN default).
+# ----------------------------------------------------------------------------
+
+
+def hinge_discriminator_loss(real_logits: Array, fake_logits: Array) -> Array:
+  """Hinge discriminator loss, max(0, 1 − D(x)) + max(0, 1 + D(G(z))).
+
+  Geometric GAN (Lim & Ye 2017, Eq. 9) as used by SNGAN (Miyato et al. 2018, Eq. 16)
+  and BigGAN (Brock et al. 2019). D's raw output (a logit, no sigmoid) is pushed above
+  +1 on data and below −1 on samples; beyond the margin an example contributes neither
+  loss nor gradient. Pair it with `hinge_generator_loss`.
+
+  Args:
+    real_logits: [B] raw discriminator outputs on data x.
+    fake_logits: [B] raw discriminator outputs on samples G(z).
+  Returns:
+    [B] per-example loss, ≥ 0.
+  """
+  _check_pair("real_logits", real_logits, "fake_logits", fake_logits)
+  return jax.nn.relu(1.0 - real_logits) + jax.nn.relu(1.0 + fake_logits)
+
+
+def hinge_generator_loss(fake_logits: Array) -> Array:
+  """Hinge-game generator loss, −D(G(z)) (Lim & Ye 2017, Eq. 10; Miyato et al. 2018).
+
+  The generator side has no margin: it is the Wasserstein generator cost applied to
+  the hinge-trained discriminator's raw output.
+
+  Args:
+    fake_logits: [B] raw discriminator outputs on G(z).
+  Returns:
+    [B] per-example loss.
+  """
+  _check_batch_vector("fake_logits", fake_logits)
+  return -fake_logits
+
+
+# ----------------------------------------------------------------------------
 # Wasserstein GAN (Arjovsky et al. 2017) and the gradient penalties.
 # ----------------------------------------------------------------------------
 
@@ -208,15 +277,40 @@ def _per_example_input_grad_norm(critic_fn: CriticFn, x: Array) -> Array:
   return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq_norm, 1.0)), 0.0)
 
 
+def _norm_penalty(norm: Array, target: float, one_sided: bool) -> Array:
+  """(‖g‖ − t)², or max(0, ‖g‖ − t)² when one-sided."""
+  excess = norm - target
+  if one_sided:
+    excess = jax.nn.relu(excess)
+  return excess**2
+
+
 def gradient_penalty(key: chex.PRNGKey, critic_fn: CriticFn, real: Array, fake: Array,
-                     *, target: float = 1.0) -> Array:
-  """WGAN-GP penalty (‖∇ₓ̂ f(x̂)‖₂ − target)² (Gulrajani et al. 2017, Alg. 1).
+                     *, target: float = 1.0, one_sided: bool = False) -> Array:
+  """WGAN-GP penalty (‖∇ₓ̂ f(x̂)‖₂ − t)², t = `target` (Gulrajani et al. 2017, Alg. 1).
 
   x̂ = ε·real + (1 − ε)·fake with one ε ~ U[0, 1] *per example*, broadcast over that
   example's axes: ε has shape [B, 1, ..., 1] and is drawn as
   `jax.random.uniform(key, (B,) + (1,) * (real.ndim - 1))`. (Drawing ε per element
   samples points off the segment between x and G(z); sharing one ε over the batch
-  correlates the whole penalty — the classic shape bugs.) `key` is used for ε only.
+  correlates the whole penalty — the classic shape bugs.) `key` is used for ε only; a
+  typed key (`jax.random.key`) and a legacy uint32 key (`jax.random.PRNGKey`) of the same
+  seed give the same ε.
+
+  The exact form, per example, with g = ∇ₓ̂ f(x̂):
+    two-sided (default):  (‖g‖₂ − t)²
+    `one_sided=True`:     max(0, ‖g‖₂ − t)²   (only gradients steeper than t are
+      penalized: the one-sided penalty that Gulrajani et al. 2017, §4 ("two-sided
+      penalty"), contrast with theirs, and the Lipschitz penalty of Petzka et al.
+      2018, "On the regularization of Wasserstein GANs", which enforces ‖g‖ ≤ t
+      rather than ‖g‖ = t).
+  ‖g‖₂ is exact (no ε under the square root; its gradient at g = 0 is defined as 0).
+
+  Coming from TF-GAN: `tfgan.losses.wasserstein_gradient_penalty(target=t)` computes
+  (‖g‖/t − 1)² = (‖g‖ − t)²/t² (with √(‖g‖² + 1e-10)) and reduces it to a batch mean.
+  The two agree only for t = 1; for another t, TF-GAN's weight λ_tf corresponds to
+  λ = λ_tf / t² here (λ_tf·(‖g‖/t − 1)² = (λ_tf/t²)·(‖g‖ − t)²). The one-sided forms
+  convert the same way.
 
   The per-example input gradients are taken as the gradient of Σ_i f(x̂_i), which is
   exact only if `critic_fn` treats examples independently: no batch norm in training
@@ -229,7 +323,8 @@ def gradient_penalty(key: chex.PRNGKey, critic_fn: CriticFn, real: Array, fake: 
       that the caller can differentiate the penalty w.r.t. them.
     real: [B, ...] data batch.
     fake: [B, ...] generated batch (stop its gradient if G is not being trained).
-    target: the norm the gradient is pulled towards (1 for a 1-Lipschitz critic).
+    target: t ≥ 0, the norm the gradient is pulled towards (1 for a 1-Lipschitz critic).
+    one_sided: penalize only ‖g‖ > t.
   Returns:
     [B] per-example penalty; multiply by λ (10 in the paper) and add to the critic loss.
   """
@@ -237,36 +332,42 @@ def gradient_penalty(key: chex.PRNGKey, critic_fn: CriticFn, real: Array, fake: 
   if real.ndim < 2:
     raise ValueError(f"real must be a batch [B, ...] with at least 2 axes, got shape "
                      f"{real.shape}.")
+  _check_target(target)
   batch = real.shape[0]
   eps = jax.random.uniform(key, (batch,) + (1,) * (real.ndim - 1), dtype=real.dtype)
   x_hat = eps * real + (1.0 - eps) * fake
-  return (_per_example_input_grad_norm(critic_fn, x_hat) - target)**2
+  return _norm_penalty(_per_example_input_grad_norm(critic_fn, x_hat), target, one_sided)
 
 
 def dragan_penalty(key: chex.PRNGKey, critic_fn: CriticFn, real: Array, *,
-                   perturbation_scale: float = 0.5, target: float = 1.0) -> Array:
-  """DRAGAN penalty (‖∇ₓ̂ D(x̂)‖₂ − target)² around the data (Kodali et al. 2017).
+                   perturbation_scale: float = 0.5, target: float = 1.0,
+                   one_sided: bool = False) -> Array:
+  """DRAGAN penalty (‖∇ₓ̂ D(x̂)‖₂ − t)² around the data (Kodali et al. 2017).
 
   x̂ = x + δ with δ = perturbation_scale · std(x) · u, u ~ U[0, 1] drawn elementwise and
   std(x) the standard deviation over the *whole* batch (one scalar), as in the DRAGAN
-  authors' code. `key` is used for u only. `critic_fn` must treat examples
-  independently (see `gradient_penalty`); it usually returns D's logits.
+  authors' code. `key` is used for u only (typed or legacy uint32 keys alike).
+  `critic_fn` must treat examples independently (see `gradient_penalty`); it usually
+  returns D's logits. The penalty's form, the one-sided variant and the conversion of
+  TF-GAN-style weights (λ = λ_tf / t²) are those of `gradient_penalty`.
 
   Args:
     key: PRNG key for the perturbation u.
     critic_fn: maps a batch [B, ...] to scores [B].
     real: [B, ...] data batch.
     perturbation_scale: C in δ = C·std(x)·u (0.5 in the paper's code).
-    target: the norm the gradient is pulled towards.
+    target: t ≥ 0, the norm the gradient is pulled towards.
+    one_sided: penalize only ‖g‖ > t, i.e. max(0, ‖g‖ − t)².
   Returns:
     [B] per-example penalty; multiply by λ (10 in the paper) and add to D's loss.
   """
   if real.ndim < 2:
     raise ValueError(f"real must be a batch [B, ...] with at least 2 axes, got shape "
                      f"{real.shape}.")
+  _check_target(target)
   u = jax.random.uniform(key, real.shape, dtype=real.dtype)
   x_hat = real + perturbation_scale * jnp.std(real) * u
-  return (_per_example_input_grad_norm(critic_fn, x_hat) - target)**2
+  return _norm_penalty(_per_example_input_grad_norm(critic_fn, x_hat), target, one_sided)
 
 
 # ----------------------------------------------------------------------------

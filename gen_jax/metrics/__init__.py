@@ -3,7 +3,9 @@
 Pure metric functions take features ([N, d] arrays) and return scalars; feature extractors
 turn images into features: the shipped MNIST classifier (`mnist_features`) or the FID
 InceptionV3 (`inception_feature_extractor`, weights converted from pytorch-fid's file).
-`evaluate_samples` does both for the experiments; `python -m gen_jax.metrics` is the CLI.
+`evaluate_samples(key, real, fake)` does both for the experiments; `python -m gen_jax.metrics`
+is the CLI. Functions that draw random numbers (KID subsets, IS splits, k-means / PRD) take
+the key explicitly, typed (`jax.random.key`) or legacy uint32 (`jax.random.PRNGKey`).
 """
 
 from gen_jax.metrics._bits_per_dim import bits_per_dim

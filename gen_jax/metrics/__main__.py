@@ -2,6 +2,7 @@
 
   python -m gen_jax.metrics --real REAL --fake FAKE --features mnist \
       [--inception-weights inception_fid.npz] [--metrics fid,kid,is,pr] [--out results.json]
+      [--seed 0] [--kid-subset-size N]
 
 REAL / FAKE: a directory of PNG files (read in sorted name order) or an .npz holding the
 images under the key 'image' (or as its only array); uint8 arrays are divided by 255,
@@ -64,16 +65,19 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                       help="converted FID InceptionV3 .npz (see convert_inception_weights)")
   parser.add_argument("--metrics", default="fid,kid,is,pr",
                       help="comma-separated: fid, kid, is, pr (precision and recall), prd")
-  parser.add_argument("--seed", type=int, default=0, help="key for KID subsets and PRD")
+  parser.add_argument("--seed", type=int, default=0,
+                      help="seed of the key for the KID subsets, the IS splits and PRD")
+  parser.add_argument("--kid-subset-size", type=int, default=None,
+                      help="rows per KID subset (default: 1000, or half the smaller set)")
   parser.add_argument("--out", default=None, help="write the results as JSON here")
   args = parser.parse_args(argv)
 
   import jax  # pylint: disable=g-import-not-at-top
   real, fake = load_images(args.real), load_images(args.fake)
   metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
-  results = evaluate_samples(real, fake, metrics=metrics, features=args.features,
-                             inception_weights=args.inception_weights,
-                             key=jax.random.key(args.seed))
+  results = evaluate_samples(jax.random.key(args.seed), real, fake, metrics=metrics,
+                             features=args.features, inception_weights=args.inception_weights,
+                             kid_subset_size=args.kid_subset_size)
   print(f"{len(real)} real vs {len(fake)} fake images, {args.features} features")
   print(_format_table(results))
   if args.out:

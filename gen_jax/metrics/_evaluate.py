@@ -12,10 +12,12 @@ from gen_jax.metrics._features import inception_feature_extractor
 from gen_jax.metrics._features import mnist_feature_extractor
 from gen_jax.metrics._frechet import frechet_inception_distance
 from gen_jax.metrics._inception_score import inception_score
+from gen_jax.metrics._kid import check_subset_size
 from gen_jax.metrics._kid import kernel_inception_distance
 from gen_jax.metrics._prd import prd
 from gen_jax.metrics._prd import prd_f_beta
 from gen_jax.metrics._precision_recall import precision_recall
+from gen_jax.metrics._validation import check_key
 
 METRICS = ("fid", "kid", "is", "precision", "recall", "prd")
 DEFAULT_METRICS = ("fid", "kid", "is", "precision", "recall")
@@ -32,29 +34,48 @@ def _extractor(features: str | FeatureExtractor, inception_weights: str | None):
                    f"got {features!r}")
 
 
-def evaluate_samples(real_images, fake_images, *, metrics: Sequence[str] = DEFAULT_METRICS,
+def default_kid_subset_size(num_real: int, num_fake: int) -> int:
+  """Binkowski et al.'s 1000 rows per KID subset, or half the smaller set if that is less.
+
+  Half, so that the subsets of the smaller set genuinely differ from one another (a
+  subset of all rows would be the same set every time: see `kernel_inception_distance`).
+  """
+  return min(1000, min(num_real, num_fake) // 2)
+
+
+def evaluate_samples(key: jax.Array, real_images, fake_images, *,
+                     metrics: Sequence[str] = DEFAULT_METRICS,
                      features: str | FeatureExtractor = "mnist",
-                     inception_weights: str | None = None, key: jax.Array | None = None,
-                     kid_subsets: int = 100, kid_subset_size: int = 1000,
-                     is_splits: int = 10, pr_k: int = 3,
+                     inception_weights: str | None = None, kid_subsets: int = 100,
+                     kid_subset_size: int | None = None, is_splits: int = 10, pr_k: int = 3,
                      progress: bool | None = None) -> dict[str, float]:
   """Sample-quality metrics of generated images against real ones.
 
   Args:
+    key: PRNG key (typed `jax.random.key` or legacy uint32 `jax.random.PRNGKey`; the same
+      seed gives the same numbers) for the KID subsets, the Inception Score's split
+      permutation and the PRD clustering: split into three as
+      `kid_key, is_key, prd_key = jax.random.split(key, 3)`. FID and precision/recall
+      are deterministic and do not use it.
     real_images, fake_images: float32 [N, H, W, C] in [0, 1] ([N, 28, 28, 1] for 'mnist').
     metrics: any of 'fid', 'kid', 'is', 'precision', 'recall', 'prd' ('pr' = both).
     features: 'mnist' (shipped classifier), 'inception' (FID InceptionV3, needs
       `inception_weights`), or a `FeatureExtractor`.
     inception_weights: path of the converted InceptionV3 weights.
-    key: PRNG key for the KID subsets and PRD clustering (default `jax.random.key(0)`).
-    kid_subsets, kid_subset_size: KID subsampling (Binkowski et al.'s 100 x 1000).
-    is_splits: Inception Score splits of the fake samples.
+    kid_subsets: number of KID subsets (100 in Binkowski et al.).
+    kid_subset_size: rows per KID subset. None (default): 1000 (Binkowski et al.), or
+      half the smaller set when it has fewer than 2,000 rows (500 for 1,000 vs 1,000), so
+      that subsets differ; the size used is returned as 'kid_subset_size'. An int is used
+      as given and must satisfy `kernel_inception_distance`'s rule (ValueError otherwise).
+    is_splits: Inception Score splits of the fake samples (rows permuted with the key).
     pr_k: k of the improved precision/recall.
     progress: tqdm over feature batches (default: only when stderr is a terminal).
   Returns:
-    {'fid', 'kid', 'kid_std', 'is', 'is_std', 'precision', 'recall', 'prd_f8',
-     'prd_f1_8'} restricted to what was asked, as Python floats. IS is of the fake samples.
+    {'fid', 'kid', 'kid_std', 'kid_subset_size', 'is', 'is_std', 'precision', 'recall',
+     'prd_f8', 'prd_f1_8'} restricted to what was asked, as Python floats. IS is of the
+    fake samples.
   """
+  check_key("key", key)
   wanted = set()
   for m in metrics:
     if m == "pr":
@@ -63,9 +84,17 @@ def evaluate_samples(real_images, fake_images, *, metrics: Sequence[str] = DEFAU
       wanted.add(m)
     else:
       raise ValueError(f"metrics must be a subset of {METRICS + ('pr',)}, got {m!r}")
+  kid_key, is_key, prd_key = jax.random.split(key, 3)
+  if "kid" in wanted:
+    num_real, num_fake = len(real_images), len(fake_images)
+    if kid_subset_size is None:
+      kid_subset_size = default_kid_subset_size(num_real, num_fake)
+      if kid_subset_size < 2:
+        raise ValueError(f"KID subsets need at least 4 real and 4 fake images, got "
+                         f"{num_real} real and {num_fake} fake")
+    # Before the (slow) feature extraction: a bad size fails at once.
+    check_subset_size(kid_subset_size, num_real, num_fake, name="kid_subset_size")
   extractor = _extractor(features, inception_weights)
-  key = jax.random.key(0) if key is None else key
-  kid_key, prd_key = jax.random.split(key)
   need_real = wanted - {"is"}
   real_feats = extractor(real_images, progress=progress)[0] if need_real else None
   fake_feats, fake_logits = extractor(fake_images, progress=progress)
@@ -77,9 +106,10 @@ def evaluate_samples(real_images, fake_images, *, metrics: Sequence[str] = DEFAU
         "num_subsets", "subset_size"))(real_feats, fake_feats, key=kid_key,
                                        num_subsets=kid_subsets, subset_size=kid_subset_size)
     out["kid"], out["kid_std"] = float(mean), float(std)
+    out["kid_subset_size"] = float(kid_subset_size)
   if "is" in wanted:
     mean, std = jax.jit(inception_score, static_argnames="num_splits")(
-        fake_logits, num_splits=is_splits)
+        is_key, fake_logits, num_splits=is_splits)
     out["is"], out["is_std"] = float(mean), float(std)
   if wanted & {"precision", "recall"}:
     p, r = jax.jit(precision_recall, static_argnames=("k", "block_size"))(

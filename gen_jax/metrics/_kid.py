@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gen_jax.metrics._validation import check_features, check_same_dim
+from gen_jax.metrics._validation import check_features, check_key, check_same_dim
 
 _HIGHEST = jax.lax.Precision.HIGHEST  # TF32 matmuls on GPU would cost KID ~3 digits.
 
@@ -41,12 +41,22 @@ def kernel_inception_distance(real_features: jax.Array, fake_features: jax.Array
 
   Args:
     real_features: [m, d]; fake_features: [n, d]; m, n >= 2.
-    key: None for one estimate on the full sets (std 0). With a key, the estimate is
-      averaged over `num_subsets` subsets of `subset_size` rows drawn without
-      replacement from each set (capped at min(m, n)), as in the paper's code.
+    key: None for one estimate on the full sets (std exactly 0). With a key (typed or
+      legacy uint32), the estimate is averaged over `num_subsets` subsets of
+      `subset_size` rows drawn without replacement from each set, as in the paper's
+      code; subset i uses `jax.random.split(key, num_subsets)[i]`, split once more into
+      the real and the fake permutation.
     num_subsets, subset_size: see `key`.
   Returns:
     (mean, std) scalars: the KID estimate and the population std over subsets.
+  Raises:
+    ValueError: with a key, if `subset_size` exceeds the smaller set (min(m, n) rows),
+      or equals both m and n. torch-fidelity raises in the first case; capping the size
+      silently (as some implementations do) or allowing the second case makes every
+      subset the whole of both sets, so the mean is the full-set estimate and the "std"
+      is float32 rounding noise (~1e-7) that reads like a real spread. Pass a smaller
+      `subset_size`, or key=None for the single full-set estimate.
+      (`gen_jax.metrics.evaluate_samples` chooses a valid size by default and reports it.)
   """
   check_features("real_features", real_features, min_rows=2)
   check_features("fake_features", fake_features, min_rows=2)
@@ -59,13 +69,31 @@ def kernel_inception_distance(real_features: jax.Array, fake_features: jax.Array
   if num_subsets < 1 or subset_size < 2:
     raise ValueError(f"num_subsets must be >= 1 and subset_size >= 2, got "
                      f"num_subsets={num_subsets}, subset_size={subset_size}")
-  size = min(subset_size, real.shape[0], fake.shape[0])
+  check_key("key", key)
+  check_subset_size(subset_size, real.shape[0], fake.shape[0])
 
   def one_subset(k):
     k_real, k_fake = jax.random.split(k)
-    x = real[jax.random.permutation(k_real, real.shape[0])[:size]]
-    y = fake[jax.random.permutation(k_fake, fake.shape[0])[:size]]
+    x = real[jax.random.permutation(k_real, real.shape[0])[:subset_size]]
+    y = fake[jax.random.permutation(k_fake, fake.shape[0])[:subset_size]]
     return mmd2_unbiased(x, y)
 
   values = jax.lax.map(one_subset, jax.random.split(key, num_subsets))
   return values.mean(), values.std()
+
+
+def check_subset_size(subset_size: int, m: int, n: int, name: str = "subset_size") -> None:
+  """ValueError unless KID subsets of `subset_size` rows out of m real and n fake vary."""
+  if subset_size > min(m, n):
+    raise ValueError(
+        f"{name}={subset_size} is larger than the smaller feature set (real_features has "
+        f"{m} rows, fake_features {n}); KID subsets are drawn without replacement. Pass "
+        f"{name} <= {min(m, n)} (about half, {min(m, n) // 2}, lets the subsets of both sets "
+        f"differ), "
+        f"or no key for one estimate on the full sets.")
+  if subset_size == m == n:
+    raise ValueError(
+        f"{name}={subset_size} equals both set sizes ({m} real and {n} fake rows): every "
+        f"subset would be the whole of both sets, the mean the full-set estimate and the "
+        f"std over subsets only rounding noise. Pass a smaller {name} (e.g. {m // 2}), or "
+        f"no key for one estimate on the full sets.")

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gen_jax.metrics._validation import check_features, check_same_dim
+from gen_jax.metrics._validation import check_features, check_key, check_same_dim
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -49,7 +49,7 @@ def kmeans(key: jax.Array, x: jax.Array, num_clusters: int, *, num_iters: int = 
   """Lloyd's k-means with k-means++ seeding; the best of `num_init` restarts.
 
   Args:
-    key: PRNG key (seeding of every restart).
+    key: PRNG key (seeding of every restart); typed or legacy uint32.
     x: [N, d] points, N >= num_clusters.
     num_clusters: k.
     num_iters: Lloyd iterations per restart (fixed count, so it jits to one loop).
@@ -58,6 +58,7 @@ def kmeans(key: jax.Array, x: jax.Array, num_clusters: int, *, num_iters: int = 
     (centroids [k, d], labels int32 [N], inertia scalar = sum of squared distances).
     A cluster that empties keeps its previous centroid.
   """
+  check_key("key", key)
   check_features("x", x, min_rows=num_clusters)
   x = jnp.asarray(x, jnp.float32)
 
@@ -113,7 +114,7 @@ def prd(key: jax.Array, real_features: jax.Array, fake_features: jax.Array, *,
   """PRD curve from features, averaged over `num_runs` independent clusterings.
 
   Args:
-    key: PRNG key for the k-means seeding.
+    key: PRNG key for the k-means seeding; typed or legacy uint32.
     real_features: [m, d]; fake_features: [n, d] (the paper uses m == n).
     num_clusters: k-means clusters over the union (20 in the paper).
     num_angles: points on the curve (1001 in the paper).
@@ -122,6 +123,7 @@ def prd(key: jax.Array, real_features: jax.Array, fake_features: jax.Array, *,
   Returns:
     (precision [num_angles], recall [num_angles]).
   """
+  check_key("key", key)
   check_features("real_features", real_features, min_rows=1)
   check_features("fake_features", fake_features, min_rows=1)
   check_same_dim("real_features", real_features, "fake_features", fake_features)

@@ -53,12 +53,15 @@ def _differs(a, b, tol=1e-7):
              for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-def _reference_step(game, state, batches, key):
-  """Non-saturating GAN step written out with the losses and optax, independently.
+def _reference_step(game, state, batches, key, d_loss=None, g_loss=None):
+  """Non-saturating GAN step written out with the losses and optax, independently (or the
+  game of the given per-example d_loss(real, fake) and g_loss(fake) logits functions).
 
   G's update differentiates the last D update's samples (z reused), or a fresh G(z) drawn
   from the step's second key with game.fresh_generator_noise.
   """
+  d_loss = d_loss or losses.minimax_discriminator_loss
+  g_loss = g_loss or losses.non_saturating_generator_loss
   k_d, k_g, _ = jax.random.split(key, 3)
   g_apply = lambda p, z: game.generator.apply({"params": p}, z, None, train=True)
   d_apply = lambda p, x: game.discriminator.apply({"params": p}, x, None, train=True)
@@ -67,14 +70,13 @@ def _reference_step(game, state, batches, key):
     real = batches["image"][i]
     z = jax.random.normal(jax.random.split(k)[0], (real.shape[0], LATENT))
     fake = g_apply(state.params["g"], z)
-    grads = jax.grad(lambda p: losses.minimax_discriminator_loss(
-        d_apply(p, real), d_apply(p, fake)).mean())(d_params)
+    grads = jax.grad(lambda p: d_loss(d_apply(p, real), d_apply(p, fake)).mean())(d_params)
     updates, d_opt = game.d_optimizer.update(grads, d_opt, d_params)
     d_params = optax.apply_updates(d_params, updates)
   if game.fresh_generator_noise:
     z = jax.random.normal(k_g, (batches["image"].shape[1], LATENT))
-  g_grads = jax.grad(lambda p: losses.non_saturating_generator_loss(
-      d_apply(d_params, g_apply(p, z))).mean())(state.params["g"])
+  g_grads = jax.grad(lambda p: g_loss(d_apply(d_params, g_apply(p, z))).mean())(
+      state.params["g"])
   updates, _ = game.g_optimizer.update(g_grads, state.opt_state["g"], state.params["g"])
   return d_params, optax.apply_updates(state.params["g"], updates)
 
@@ -190,7 +192,7 @@ def test_penalized_losses_reject_batch_norm_critic():
   with pytest.raises(ValueError, match="batch norm"):
     gan.gan_init(game, jax.random.key(0))
   with pytest.raises(ValueError, match="loss must be one of"):
-    _game("hinge")
+    _game("hinged")
 
 
 def test_validate_gan_config_names_the_key():
@@ -255,3 +257,36 @@ def test_mode_coverage_counts_by_hand():
   assert out["modes_covered"] == 2
   np.testing.assert_allclose(out["high_quality_fraction"], 33 / 200)
   np.testing.assert_allclose(out["mode_fractions"][1], 30 / 200)
+
+
+@pytest.mark.parametrize("loss,d_loss,g_loss", [
+    ("hinge", losses.hinge_discriminator_loss, losses.hinge_generator_loss),
+    ("non_saturating",
+     lambda r, f: losses.minimax_discriminator_loss(r, f, label_smoothing=0.2),
+     losses.non_saturating_generator_loss)])
+def test_hinge_and_label_smoothing_steps_match_reference(loss, d_loss, g_loss):
+  game = _game(loss, label_smoothing=0.2 if loss == "non_saturating" else 0.0)
+  state = gan.gan_init(game, jax.random.key(0))
+  batch, key = _batch(3), jax.random.key(8)
+  want_d, want_g = jax.jit(lambda s, b, k: _reference_step(game, s, b, k, d_loss, g_loss))(
+      state, jax.tree.map(lambda x: x[None], batch), key)
+  new, _ = jax.jit(functools.partial(gan.gan_step, game))(state, batch, key)
+  _leaves_close(new.params["d"], want_d, rtol=2e-5, atol=1e-6)
+  _leaves_close(new.params["g"], want_g, rtol=2e-5, atol=1e-6)
+
+
+def test_generator_ema_follows_its_recursion_and_is_what_eval_params_returns():
+  decay = 0.9
+  game = _game(ema_decay=decay)
+  state = gan.gan_init(game, jax.random.key(0))
+  assert set(state.ema) == {"g"}
+  step = jax.jit(functools.partial(gan.gan_step, game))
+  want = jax.tree.map(np.asarray, state.params["g"])
+  for i in range(3):
+    state, _ = step(state, _batch(i), jax.random.key(i))
+    want = jax.tree.map(lambda e, p: decay * e + (1 - decay) * np.asarray(p), want,
+                        state.params["g"])
+  _leaves_close(state.ema["g"], want, rtol=1e-5, atol=1e-7)
+  assert state.eval_params("g") is state.ema["g"]
+  assert state.eval_params("g", use_ema=False) is state.params["g"]
+  assert state.eval_params("d") is state.params["d"]

@@ -25,6 +25,61 @@ def test_minimax_discriminator_loss_matches_numpy():
   assert got.shape == (16,)
 
 
+def test_hinge_losses_match_numpy():
+  got = jax.jit(losses.hinge_discriminator_loss)(REAL, FAKE)
+  want = np.maximum(0.0, 1.0 - REAL.astype(np.float64)) + np.maximum(0.0, 1.0 + FAKE)
+  np.testing.assert_allclose(got, want, rtol=1e-6)
+  assert got.shape == (16,)
+  np.testing.assert_allclose(jax.jit(losses.hinge_generator_loss)(FAKE), -FAKE)
+  # Beyond the margins (D(x) ≥ 1, D(G(z)) ≤ −1) the loss and its gradient are 0.
+  real, fake = jnp.asarray([1.0, 3.0, 0.5]), jnp.asarray([-1.0, -4.0, -0.5])
+  value, (g_real, g_fake) = jax.jit(jax.value_and_grad(
+      lambda r, f: jnp.sum(losses.hinge_discriminator_loss(r, f)), argnums=(0, 1)))(
+          real, fake)
+  np.testing.assert_allclose(value, 0.5 + 0.5)
+  np.testing.assert_array_equal(g_real, [0.0, 0.0, -1.0])
+  np.testing.assert_array_equal(g_fake, [0.0, 0.0, 1.0])
+
+
+def _np_soft_target_cross_entropy(logits, target):
+  """Binary cross-entropy −t log σ(l) − (1 − t) log(1 − σ(l)), float64."""
+  p = _np_sigmoid(logits)
+  return -target * np.log(p) - (1.0 - target) * np.log1p(-p)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.1, 0.3, 0.9])
+def test_minimax_discriminator_one_sided_label_smoothing_matches_numpy(alpha):
+  got = jax.jit(lambda r, f: losses.minimax_discriminator_loss(
+      r, f, label_smoothing=alpha))(REAL, FAKE)
+  # One-sided: the real target is 1 − α, the fake target stays 0.
+  want = (_np_soft_target_cross_entropy(REAL, 1.0 - alpha)
+          + _np_soft_target_cross_entropy(FAKE, 0.0))
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+  # The optimal real logit is σ⁻¹(1 − α): the gradient vanishes there.
+  if alpha > 0:
+    l_star = jnp.full(3, np.log((1 - alpha) / alpha), jnp.float32)
+    g = jax.jit(jax.grad(lambda l: jnp.sum(losses.minimax_discriminator_loss(
+        l, jnp.zeros(3), label_smoothing=alpha))))(l_star)
+    np.testing.assert_allclose(g, 0.0, atol=1e-6)
+
+
+def test_label_smoothing_default_is_the_unsmoothed_loss_and_finite_at_extremes():
+  x = jnp.asarray(EXTREME)
+  plain = jax.jit(losses.minimax_discriminator_loss)(x, x[::-1])
+  zero = jax.jit(lambda r, f: losses.minimax_discriminator_loss(
+      r, f, label_smoothing=0.0))(x, x[::-1])
+  np.testing.assert_array_equal(plain, zero)
+  f = lambda l: jnp.sum(losses.minimax_discriminator_loss(l, l[::-1], label_smoothing=0.2))
+  value, grad = jax.jit(jax.value_and_grad(f))(x)
+  assert np.isfinite(value) and np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("alpha", [-0.1, 1.0, 1.5])
+def test_label_smoothing_outside_unit_interval_is_an_error(alpha):
+  with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\), got"):
+    losses.minimax_discriminator_loss(REAL, FAKE, label_smoothing=alpha)
+
+
 def test_generator_losses_match_numpy():
   d = _np_sigmoid(FAKE)
   cases = [
@@ -62,6 +117,8 @@ def _scalarize(fn, n_args):
 @pytest.mark.parametrize("fn,n_args", [
     (losses.minimax_discriminator_loss, 2),
     (losses.minimax_generator_loss, 1),
+    (losses.hinge_discriminator_loss, 2),
+    (losses.hinge_generator_loss, 1),
     (losses.non_saturating_generator_loss, 1),
     (losses.maximum_likelihood_generator_loss, 1),
     (losses.least_squares_discriminator_loss, 2),
@@ -108,6 +165,12 @@ def test_shape_validation():
     losses.wasserstein_critic_loss(jnp.zeros(4), jnp.zeros(5))
   with pytest.raises(ValueError, match="fake_logits"):
     losses.non_saturating_generator_loss(jnp.zeros((4, 1)))
+  with pytest.raises(ValueError, match="real_logits"):
+    losses.hinge_discriminator_loss(jnp.zeros((4, 1)), jnp.zeros(4))
+  with pytest.raises(ValueError, match="same shape"):
+    losses.hinge_discriminator_loss(jnp.zeros(4), jnp.zeros(3))
+  with pytest.raises(ValueError, match="fake_logits"):
+    losses.hinge_generator_loss(jnp.zeros((4, 1)))
   with pytest.raises(ValueError, match=r"critic_fn"):
     losses.gradient_penalty(jax.random.key(0), lambda x: x.sum((1, 2))[:, None],
                             jnp.zeros((4, 3, 2)), jnp.zeros((4, 3, 2)))
@@ -168,6 +231,83 @@ def test_gradient_penalty_is_differentiable_and_finite_at_zero_gradient():
       jax.random.key(0), lambda x: x @ w, real, -real))))(w)
   norm = np.linalg.norm(w)
   np.testing.assert_allclose(g, 3 * 2 * (norm - 1) * np.asarray(w) / norm, rtol=1e-5)
+
+
+def _quadratic_critic_setup(batch=6, dim=4):
+  rng = np.random.default_rng(123)  # local: the data must not depend on test order
+  a = rng.normal(size=(dim, dim)).astype(np.float32)
+  real = rng.normal(size=(batch, 2, dim)).astype(np.float32)
+  fake = rng.normal(size=(batch, 2, dim)).astype(np.float32)
+  critic = lambda x: 0.5 * jnp.sum(jnp.einsum("ij,bkj->bki", a, x)**2, axis=(1, 2))
+
+  def grad_norm(x_hat):  # ∇f(x̂) = AᵀA x̂, float64
+    grad = np.einsum("ij,bkj->bki", (a.T @ a).astype(np.float64), x_hat)
+    return np.linalg.norm(grad.reshape(batch, -1), axis=1)
+
+  return critic, real, fake, grad_norm
+
+
+@pytest.mark.parametrize("target", [0.0, 4.0, 5.0])
+def test_gradient_penalty_target_and_one_sided_forms(target):
+  critic, real, fake, grad_norm = _quadratic_critic_setup()
+  key = jax.random.key(11)
+  eps = np.asarray(jax.random.uniform(key, (6, 1, 1)), np.float64)
+  norm = grad_norm(eps * real + (1 - eps) * fake)
+  # Both sides of the target occur, so the one-sided form differs from the two-sided.
+  assert target == 0.0 or (norm.min() < target < norm.max()), norm
+  for one_sided, want in ((False, (norm - target)**2),
+                          (True, np.maximum(0.0, norm - target)**2)):
+    got = jax.jit(lambda k, r, f: losses.gradient_penalty(
+        k, critic, r, f, target=target, one_sided=one_sided))(key, real, fake)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+  # TF-GAN's form (‖g‖/t − 1)²: its weight λ_tf is λ_tf / t² here (the docstring's rule).
+  if target > 0:
+    lam_tf = 10.0
+    got = jax.jit(lambda k: losses.gradient_penalty(k, critic, real, fake, target=target))(key)
+    np.testing.assert_allclose(lam_tf / target**2 * np.asarray(got),
+                               lam_tf * (norm / target - 1.0)**2, rtol=1e-4, atol=1e-6)
+
+
+def test_dragan_penalty_one_sided():
+  batch, dim = 8, 3
+  real = RNG.normal(size=(batch, dim)).astype(np.float32)
+  c = RNG.normal(size=dim).astype(np.float32)
+  critic = lambda x: jnp.sum((x - c)**2, axis=-1)
+  key = jax.random.key(5)
+  u = np.asarray(jax.random.uniform(key, real.shape), np.float64)
+  norm = np.linalg.norm(2 * (real + 0.5 * real.std() * u - c), axis=1)
+  target = float(np.median(norm))
+  got = jax.jit(lambda k, x: losses.dragan_penalty(
+      k, critic, x, target=target, one_sided=True))(key, real)
+  np.testing.assert_allclose(got, np.maximum(0.0, norm - target)**2, rtol=1e-4, atol=1e-6)
+  assert np.sum(np.asarray(got) == 0) >= batch // 2
+
+
+def test_penalty_target_must_be_nonnegative():
+  with pytest.raises(ValueError, match=r"target must be a gradient norm >= 0, got -1"):
+    losses.gradient_penalty(jax.random.key(0), lambda x: x.sum(1), jnp.zeros((2, 3)),
+                            jnp.zeros((2, 3)), target=-1.0)
+  with pytest.raises(ValueError, match=r"target must be a gradient norm >= 0"):
+    losses.dragan_penalty(jax.random.key(0), lambda x: x.sum(1), jnp.zeros((2, 3)),
+                          target=-0.5)
+
+
+# Typed keys (jax.random.key) and legacy uint32 keys (jax.random.PRNGKey, shape (2,)) of
+# the same seed hold the same threefry bits: every keyed loss must accept both and agree.
+KEY_KINDS = {"typed": jax.random.key, "legacy_uint32": jax.random.PRNGKey}
+
+
+@pytest.mark.parametrize("kind", sorted(KEY_KINDS))
+def test_keyed_penalties_accept_typed_and_legacy_keys(kind):
+  critic, real, fake, _ = _quadratic_critic_setup()
+  key = KEY_KINDS[kind](42)
+  reference_key = jax.random.key(42)
+  for fn in (lambda k: losses.gradient_penalty(k, critic, real, fake),
+             lambda k: losses.gradient_penalty(k, critic, real, fake, one_sided=True),
+             lambda k: losses.dragan_penalty(k, critic, real)):
+    got = jax.jit(fn)(key)
+    assert got.shape == (6,)
+    np.testing.assert_array_equal(got, jax.jit(fn)(reference_key))
 
 
 def test_dragan_penalty_quadratic_critic():

@@ -39,13 +39,28 @@ def test_block_size_does_not_change_the_result():
   rng = np.random.default_rng(1)
   real = rng.normal(size=(257, 5)).astype(np.float32)
   fake = (rng.normal(size=(199, 5)) + 0.3).astype(np.float32)
+  # The matmul of a [7, d] and a [1000, d] block may round differently, so radii and
+  # distances agree only to float32 rounding: compare them with a tolerance.
+  radii = [knn_radii(real, k=3, block_size=b) for b in (7, 1000)]
+  np.testing.assert_allclose(*radii, rtol=1e-5)
+  # Precision and recall are counts of "distance <= radius" decisions; they are equal for
+  # every block size only if no decision is within rounding of its threshold. A squared
+  # distance |a|^2 + |b|^2 - 2 a.b of d-vectors in float32 is off by at most about
+  # (d + 2) * u * (|a| + |b|)^2 (u = 2^-24), and both sides of a comparison carry such an
+  # error: check, in float64, that every pair is at least 4x that far from its threshold,
+  # then demand equal counts.
+  x64, y64 = real.astype(np.float64), fake.astype(np.float64)
+  d2 = lambda a, b: ((a[:, None] - b[None]) ** 2).sum(-1)
+  u = np.finfo(np.float32).eps / 2
+  scale = (2 * np.sqrt(max((x64**2).sum(1).max(), (y64**2).sum(1).max()))) ** 2
+  rounding = 2 * (5 + 2) * u * scale
+  for support, query in ((x64, y64), (y64, x64)):
+    radius = np.sort(d2(support, support), 1)[:, 3]
+    margin = np.abs(d2(query, support) - radius[None]).min()
+    assert margin > 4 * rounding, (margin, rounding)
   results = [precision_recall(real, fake, block_size=b) for b in (7, 64, 1000)]
   for r in results[1:]:
     np.testing.assert_array_equal(r, results[0])
-  # The matmul of a [7, d] and a [1000, d] block may round differently: radii agree to
-  # float32 rounding, and no point sits that close to a ball's boundary here.
-  radii = [knn_radii(real, k=3, block_size=b) for b in (7, 1000)]
-  np.testing.assert_allclose(*radii, rtol=1e-5)
 
 
 def test_identical_sets_have_full_precision_and_recall():
@@ -111,3 +126,26 @@ def test_prd_same_vs_different_distributions():
   # Mode dropping (half of the modes): precision stays high, recall falls to ~0.5.
   f8, f1_8 = prd_f_beta(*run(jax.random.key(0), real, fake_half))
   assert f1_8 > 0.9 and f8 < 0.65
+
+
+@pytest.mark.parametrize("kind", ["typed", "legacy_uint32"])
+def test_kmeans_and_prd_accept_typed_and_legacy_keys(kind):
+  # Typed and legacy uint32 keys of one seed hold the same threefry bits: same seeding,
+  # same clusters. The two key kinds compile to two programs, so float results are
+  # compared to float32 rounding; the labels (integers) are compared exactly.
+  make = {"typed": jax.random.key, "legacy_uint32": jax.random.PRNGKey}[kind]
+  rng = np.random.default_rng(6)
+  centres = rng.normal(size=(4, 3)) * 6
+  real = (centres[rng.integers(0, 4, 80)] + rng.normal(size=(80, 3))).astype(np.float32)
+  fake = (centres[rng.integers(0, 2, 60)] + rng.normal(size=(60, 3))).astype(np.float32)
+  km = jax.jit(functools.partial(kmeans, num_clusters=4, num_iters=10, num_init=2))
+  got, want = km(make(9), real), km(jax.random.key(9), real)
+  np.testing.assert_allclose(got[0], want[0], rtol=1e-6, atol=1e-6)
+  np.testing.assert_array_equal(got[1], want[1])
+  np.testing.assert_allclose(got[2], want[2], rtol=1e-6)
+  run = jax.jit(functools.partial(prd, num_clusters=4, num_angles=101, num_runs=2,
+                                  num_init=2, num_iters=10))
+  for a, b in zip(run(make(9), real, fake), run(jax.random.key(9), real, fake)):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+  with pytest.raises(ValueError, match="key must be a PRNG key"):
+    prd(np.zeros(3, np.float32), real, fake)
