@@ -1,0 +1,3 @@
+from experiments.factorized_mnist.main import main
+
+main()
