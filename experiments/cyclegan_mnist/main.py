@@ -99,7 +99,7 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
   task = gan.make_task(model, evaluate=evaluate, sample=sample,
                        plot_keys=("g_loss", "d_loss", "cycle", "identity"))
   # Two batches a step: X from the first, Y = T(second), so the domains stay unpaired.
-  return dataclasses.replace(task, step=step, batches_per_step=2)
+  return dataclasses.replace(task, step=step, batches_per_step=2, data_keys=("image",))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:

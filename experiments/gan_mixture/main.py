@@ -3,10 +3,9 @@
   python -m experiments.gan_mixture --workdir=/tmp/ring_ns
   python -m experiments.gan_mixture --workdir=/tmp/ring_unrolled --config.unroll_steps=5
 
-Data: a fixed-seed sample of `num_data` ring points (100k by default, key `DATA_KEY`),
-stored as an ArrayDataset of [N, 1, 1, 2] "images" with the mode index as the label, so
-that the shared loop batches it like any dataset. With σ = 0.02 the empirical measure of
-100k points is indistinguishable from the mixture at these batch sizes.
+Data: `gen_jax.data`'s 'ring' toy dataset, `num_data` points (100k by default) drawn with
+its fixed training key: 'x' [N, 2] with the mode index as 'label'. With σ = 0.02 the
+empirical measure of 100k points is indistinguishable from the mixture at these batch sizes.
 
 Outputs (beside the loop's): samples/scatter_step_*.png at each eval, samples_final.npy,
 results.json with modes_covered (of num_modes; a mode counts when ≥ 1% of the 10k samples
@@ -31,9 +30,6 @@ from gen_jax.nets.gan_mlp import MLPAutoencoder
 from gen_jax.nets.gan_mlp import MLPDiscriminator
 from gen_jax.nets.gan_mlp import MLPGenerator
 
-DATA_KEY = 8  # the training sample is a property of the task, not of the run's seed
-
-
 def validate(config: ml_collections.ConfigDict) -> None:
   training.validate_config(config, generated_datasets=("ring",))
   gan.validate_gan_config(config)
@@ -46,11 +42,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 
 def ring_dataset(config: ml_collections.ConfigDict) -> data.ArrayDataset:
-  points, modes = gan.ring_of_gaussians(jax.random.key(DATA_KEY), config.num_data,
-                                        num_modes=config.num_modes, radius=config.radius,
-                                        std=config.std)
-  return data.ArrayDataset(np.asarray(points).reshape(-1, 1, 1, 2), np.asarray(modes),
-                           name="ring", num_classes=config.num_modes)
+  """'x' [num_data, 2], 'label' [num_data]: the training sample is a property of the task
+  (the toy dataset's fixed key), not of the run's seed."""
+  return data.toy_dataset("ring", "train", num_examples=config.num_data,
+                          num_modes=config.num_modes, radius=config.radius, std=config.std)
 
 
 def build_game(config: ml_collections.ConfigDict) -> gan.GANGame:
@@ -59,7 +54,7 @@ def build_game(config: ml_collections.ConfigDict) -> gan.GANGame:
   init = (nn.initializers.orthogonal(config.orthogonal_init) if config.orthogonal_init > 0
           else nn.linear.default_kernel_init)
   n_cls = config.num_modes if config.conditional else 0
-  generator = MLPGenerator((1, 1, 2), hidden=(config.g_width,) * config.g_layers,
+  generator = MLPGenerator((2,), hidden=(config.g_width,) * config.g_layers,
                            num_classes=n_cls, kernel_init=init)
   if config.loss == "began":
     discriminator = MLPAutoencoder(hidden=(config.d_width,) * config.d_layers,
@@ -78,7 +73,7 @@ def build_game(config: ml_collections.ConfigDict) -> gan.GANGame:
                                     beta1=config.beta1, beta2=config.beta2)
   return gan.GANGame(generator=generator, discriminator=discriminator, g_optimizer=g_opt,
                      d_optimizer=d_opt, loss=config.loss, latent_dim=config.latent_dim,
-                     data_shape=(1, 1, 2), num_classes=n_cls, d_steps=config.d_steps,
+                     data_shape=(2,), num_classes=n_cls, data_key="x", d_steps=config.d_steps,
                      unroll_steps=config.unroll_steps, penalty_weight=config.penalty_weight,
                      clip=config.clip, began_gamma=config.began_gamma,
                      began_lambda_k=config.began_lambda_k,
@@ -118,7 +113,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   generate = jax.jit(lambda params, coll, key: gan.generate(key, game, params, coll, n))
 
   def evaluate(state, key, *, final=False):
-    samples = np.asarray(generate(state.eval_params("g"), state.extra["g"], key)).reshape(n, 2)
+    samples = np.asarray(generate(state.eval_params("g"), state.extra["g"], key))
     cover = gan.mode_coverage(samples, modes, std=config.std)
     step = int(state.step)
     save_scatter(os.path.join(workdir, "samples", f"scatter_step_{step:07d}.png"), samples,

@@ -7,12 +7,13 @@ storing any iterator state in the checkpoint.
 from __future__ import annotations
 
 import functools
+from typing import Any, Callable, Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gen_jax import prng
+from gen_jax import random
 
 
 @functools.lru_cache(maxsize=2)
@@ -43,27 +44,91 @@ def batch_indices(key: jax.Array, step: int, *, num_examples: int, batch_size: i
 
 
 def dynamic_binarize(key: jax.Array, images: jax.Array) -> jax.Array:
-  """Bernoulli draw per pixel with probability = intensity (Salakhutdinov & Murray 2008).
-
-  The uniform of each pixel is the top 16 bits of its word of `gen_jax.prng.bits` (bit for
-  bit `jax.random.bits`, but lowered so XLA:CPU vectorizes it: through `jax.random` the
-  noise was a quarter of an MLP-VAE step on CPU). The draw is 1 with probability
-  ⌈65536·p⌉/65536, within 2⁻¹⁶ of p (8-bit image data has resolution 2⁻⁸).
+  """Bernoulli draw per pixel with probability = intensity (Salakhutdinov & Murray 2008):
+  `gen_jax.random.bernoulli` (the fast, bit-exact threefry draw) under the data's name.
 
   Args:
-    key: PRNG key (one key; vmap for per-example keys).
+    key: PRNG key, typed or legacy (one key; vmap for per-example keys).
     images: [...] intensities in [0, 1].
   Returns:
     float32 array of 0/1 with the shape of `images`.
   """
-  shape = jnp.shape(images)
-  # Flat, so XLA:CPU vectorizes over all pixels (a trailing channel axis of 1 defeats it).
-  flat = jnp.reshape(images, (-1,))
-  bits = prng.bits(key, flat.shape) >> np.uint32(16)
-  threshold = jnp.ceil(jnp.clip(flat, 0.0, 1.0) * 65536.0).astype(jnp.uint32)
-  return jnp.where(bits < threshold, np.float32(1.0), np.float32(0.0)).reshape(shape)
+  return random.bernoulli(random.as_key(key), images)
 
 
 def static_binarize(images: jax.Array, threshold: float = 0.5) -> jax.Array:
   """Deterministic binarization: 1 where intensity > threshold."""
   return (images > threshold).astype(jnp.float32)
+
+
+def check_data_keys(source, keys: Sequence[str] | None) -> tuple[str, ...]:
+  """The keys a batch will hold: `keys`, or all of the source's when None.
+
+  Raises:
+    ValueError: naming the first key the source lacks and the keys it has.
+  """
+  available = tuple(source.element_spec)
+  if keys is None:
+    return available
+  for k in keys:
+    if k not in available:
+      raise ValueError(f"the task needs data key {k!r}, but dataset "
+                       f"{getattr(source, 'name', type(source).__name__)!r} provides only "
+                       f"{sorted(available)}")
+  return tuple(keys)
+
+
+def step_batch(source, order_key: jax.Array, step: int, *, batch_size: int,
+               batches_per_step: int = 1, rows: np.ndarray | None = None,
+               keys: Sequence[str] | None = None,
+               draw_key: jax.Array | None = None) -> dict[str, np.ndarray]:
+  """The host batch of training step `step`: a pure function of (keys, step).
+
+  Data step t = step * batches_per_step + j (j < batches_per_step) reads the examples
+  `batch_indices(order_key, t)`; with `rows`, only those rows of them (this process's share
+  of the global batch). A stochastic source (see `DataSource`) gets
+  `jax.random.fold_in(draw_key, t)` as its key.
+
+  Args:
+    source: a `DataSource`.
+    order_key: data-order key.
+    step: training step.
+    batch_size: global batch size.
+    batches_per_step: fresh batches per step (> 1 adds a leading axis).
+    rows: int [b] positions within the global batch to read (default: all).
+    keys: the keys to return (default: all of the source's).
+    draw_key: the key of per-step draws, required for stochastic sources.
+  Returns:
+    {key: [b, ...]}, or [batches_per_step, b, ...] when batches_per_step > 1.
+  """
+  keys = check_data_keys(source, keys)
+  stochastic = getattr(source, "stochastic", False)
+  if stochastic and draw_key is None:
+    raise ValueError(f"{getattr(source, 'name', source)!r} is stochastic: pass draw_key")
+  parts = []
+  for j in range(batches_per_step):
+    t = step * batches_per_step + j
+    idx = batch_indices(order_key, t, num_examples=len(source), batch_size=batch_size)
+    if rows is not None:
+      idx = idx[rows]
+    part = source.gather(idx, jax.random.fold_in(draw_key, t) if stochastic else None)
+    parts.append({k: part[k] for k in keys})
+  if batches_per_step == 1:
+    return parts[0]
+  return {k: np.stack([p[k] for p in parts]) for k in keys}
+
+
+def prefetched(fn: Callable[[int], Any], start: int, stop: int, *,
+               num_threads: int = 0, buffer_size: int = 2) -> Iterator[Any]:
+  """fn(s) for s in range(start, stop), in order; with num_threads > 0 computed ahead in
+  background threads (grain's thread prefetch) while the caller works on earlier ones.
+
+  `fn` must be a pure function of s: since the data of step s depends on s alone, the
+  prefetch holds no state a resume would need.
+  """
+  if num_threads <= 0 or stop <= start:
+    return (fn(s) for s in range(start, stop))
+  import grain  # pylint: disable=g-import-not-at-top
+  dataset = grain.MapDataset.range(start, stop).map(fn)
+  return iter(dataset.to_iter_dataset(grain.ReadOptions(num_threads=num_threads,
+                                                        prefetch_buffer_size=buffer_size)))

@@ -44,6 +44,10 @@ def make_task(spec: Spec, *, evaluate: Callable[..., Mapping[str, float]] | None
       plot_keys += ("convergence", "k")
     elif isinstance(spec, GANGame) and spec.loss in ("wasserstein", "wgan_gp"):
       plot_keys += ("critic_gap",)
+  if isinstance(spec, GANGame):
+    data_keys = (spec.data_key,) + (("label",) if spec.conditional else ())
+  else:
+    data_keys = ("x", "y") if isinstance(spec, CycleGAN) else ("image",)
   return Task(init=functools.partial(init, spec), step=functools.partial(step, spec),
               evaluate=evaluate, sample=sample, batches_per_step=batches_per_step,
-              plot_keys=plot_keys)
+              plot_keys=plot_keys, data_keys=data_keys)

@@ -102,6 +102,8 @@ class GANGame:
     label_smoothing: α of one-sided label smoothing (real target 1 − α, Salimans et al.
       2016) for the cross-entropy discriminators (minimax, non-saturating, maximum
       likelihood, DRAGAN).
+    data_key: the batch key holding real examples: 'image' [B, H, W, C], or 'x' [B, D]
+      for vector data such as the 2-D toys.
   """
   generator: nn.Module
   discriminator: nn.Module
@@ -122,6 +124,7 @@ class GANGame:
   fresh_generator_noise: bool = False
   ema_decay: float | None = None
   label_smoothing: float = 0.0
+  data_key: str = "image"
 
   def __post_init__(self):
     validation.check_choice("loss", self.loss, LOSSES)
@@ -207,7 +210,7 @@ def generate(key: Array, game: GANGame, g_params: Any, g_collections: Mapping[st
 def _generator_inputs(game: GANGame, batch: Any, key: Array) -> tuple[Array, Array | None]:
   """(z [B, latent_dim], labels [B] or None) for one generator pass on `batch`'s size."""
   labels = batch["label"] if game.conditional else None
-  return sample_latent(key, batch["image"].shape[0], game.latent_dim), labels
+  return sample_latent(key, batch[game.data_key].shape[0], game.latent_dim), labels
 
 
 def _discriminator_objective(game: GANGame, d_params, extra, batch, fake, key):
@@ -215,7 +218,7 @@ def _discriminator_objective(game: GANGame, d_params, extra, batch, fake, key):
 
   Returns (loss, (metrics, new_extra)); `key` draws the penalties' interpolation noise.
   """
-  real = batch["image"]
+  real = batch[game.data_key]
   if game.preprocess is not None:
     real = game.preprocess(real)
   labels = batch["label"] if game.conditional else None
@@ -312,8 +315,8 @@ def gan_step(game: GANGame, state: TrainState, batch: Any, key: Array
   Args:
     game: the game.
     state: current state (groups "g" and "d").
-    batch: {'image': [B, *data_shape], 'label': [B]}, with a leading [d_steps] axis when
-      d_steps > 1.
+    batch: {game.data_key: [B, *data_shape], 'label': [B] (conditional games)}, with a
+      leading [d_steps] axis when d_steps > 1.
     key: this step's key (the loop's fold_in(step_key, step)), typed or legacy.
   Returns:
     (new state, metrics): 'loss' (= 'd_loss', the mean over the D updates), 'd_loss',

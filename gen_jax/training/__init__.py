@@ -16,7 +16,9 @@ from gen_jax.training.loop import train
 from gen_jax.training.loop import without_metrics
 from gen_jax.training.sharding import batch_sharding
 from gen_jax.training.sharding import data_mesh
+from gen_jax.training.sharding import process_rows
 from gen_jax.training.sharding import put_batch
+from gen_jax.training.sharding import put_process_batch
 from gen_jax.training.sharding import replicated
 from gen_jax.training.state import TrainState
 from gen_jax.training.step import apply_gradients

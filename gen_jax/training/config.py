@@ -64,14 +64,17 @@ def validate_config(config: ml_collections.ConfigDict, *, choices: dict | None =
 
 
 def load_train_test(config: ml_collections.ConfigDict):
-  """The train and test splits of `config.dataset` (`config.data_dir` for TFDS), checked
-  against `config.batch_size`.
+  """The train and test splits of `config.dataset`, checked against `config.batch_size`.
+
+  Reads `config.data_dir` (TFDS data directory) and, when present, `config.streaming` (for
+  'tfds:' names: read batches from disk instead of loading the splits into memory).
 
   Returns:
-    (train, test) `ArrayDataset`s.
+    (train, test) `gen_jax.data.DataSource`s (see `gen_jax.data.load_dataset`).
   """
   data_dir = config.get("data_dir") or None
-  train = load_dataset(config.dataset, "train", data_dir=data_dir)
-  test = load_dataset(config.dataset, "test", data_dir=data_dir)
+  streaming = bool(config.get("streaming", False))
+  train = load_dataset(config.dataset, "train", data_dir=data_dir, streaming=streaming)
+  test = load_dataset(config.dataset, "test", data_dir=data_dir, streaming=streaming)
   validation.check_int("--config.batch_size", config.batch_size, high=len(train))
   return train, test

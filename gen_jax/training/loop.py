@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gen_jax.data import ArrayDataset, batch_indices
+from gen_jax import data as data_lib
 from gen_jax.training import allocator
 from gen_jax.training import compiler
 from gen_jax.training import outputs
@@ -31,6 +31,11 @@ Array = jax.Array
 # Stream names for `jax.random.fold_in(root_key, stream)`: each consumer of randomness has
 # its own stream, so adding one never shifts another's numbers.
 INIT_STREAM, STEP_STREAM, DATA_STREAM, EVAL_STREAM, SAMPLE_STREAM = 0, 1, 2, 3, 4
+# Per-step draws of stochastic sources (dynamic binarization): key of data step t is
+# fold_in(fold_in(root, DATA_DRAW_STREAM), t).
+DATA_DRAW_STREAM = 5
+# Batches read ahead by a source's background threads (its `read_threads`, when > 0).
+PREFETCH_BATCHES = 2
 
 # Config keys that may change between a run and its resumption (they do not alter the
 # trajectory up to the resumed step).
@@ -49,13 +54,18 @@ class Task:
   Attributes:
     init: key -> state (a pytree with an int `step` field), jitted by the loop.
     step: (state, batch, key) -> (state, metrics); metrics must hold a scalar 'loss'.
-      The batch is {'image': [B, H, W, C] float32 in [0, 1], 'label': [B] int32}, or with a
-      leading [batches_per_step] axis when that is > 1 (e.g. k discriminator steps).
+      The batch is the training source's dict of arrays, one leading example axis each:
+      {key: [B, ...]} with the keys of `data_keys` (all of the source's when None), e.g.
+      {'image': [B, H, W, C] float32 in [0, 1], 'label': [B] int32} or {'x': [B, 2]}; with
+      a leading [batches_per_step] axis when that is > 1 (e.g. k discriminator steps).
     evaluate: (state, key, *, final) -> dict of host floats; called at each eval and, with
       final=True (where a task may spend more, e.g. 1,000 importance samples), at the end.
     sample: (state, key) -> [N, H, W, C] images in [0, 1] for the sample grid.
     batches_per_step: fresh batches consumed by one step.
     plot_keys: metrics drawn in loss_curve.png.
+    data_keys: the data keys the step reads (only these are read and sent to the devices);
+      None: every key of the source. A key the source lacks stops `train` with a ValueError
+      naming it and the keys available, before anything is compiled.
   """
   init: Callable[[Array], Any]
   step: Callable[[Any, Any, Array], tuple[Any, Mapping[str, Array]]]
@@ -63,6 +73,7 @@ class Task:
   sample: Callable[[Any, Array], Array] | None = None
   batches_per_step: int = 1
   plot_keys: tuple[str, ...] = ("loss",)
+  data_keys: tuple[str, ...] | None = None
 
 
 def _all_finite(tree: Any) -> Array:
@@ -165,24 +176,37 @@ def _check_resumable_config(workdir: str, config: ml_collections.ConfigDict) -> 
 
 
 def _write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
-  with open(_config_path(workdir), "w") as f:
+  # Atomic: the other processes of a multi-host run may be reading it.
+  tmp = _config_path(workdir) + ".tmp"
+  with open(tmp, "w") as f:
     json.dump(_config_dict(config), f, indent=2, sort_keys=True)
+  os.replace(tmp, _config_path(workdir))
 
 
-def _host_batch(data: ArrayDataset, key: Array, step: int, batch_size: int,
-                batches_per_step: int) -> dict[str, np.ndarray]:
-  parts = []
-  for j in range(batches_per_step):
-    idx = batch_indices(key, step * batches_per_step + j, num_examples=len(data),
-                        batch_size=batch_size)
-    parts.append({"image": data.images[idx], "label": data.labels[idx]})
-  if batches_per_step == 1:
-    return parts[0]
-  return {k: np.stack([p[k] for p in parts]) for k in parts[0]}
+class _NoWriter:
+  """The metrics writer of the processes other than 0: the workdir is process 0's to write."""
+
+  def write(self, step: int, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    return {"step": int(step), **outputs.to_python(metrics)}
+
+  def close(self) -> None:
+    pass
+
+
+def _check_data(task: Task, train_data: Any, batch_size: int) -> tuple[str, ...]:
+  for attr in ("gather", "element_spec", "__len__"):
+    if not hasattr(train_data, attr):
+      raise TypeError(f"train_data must be a gen_jax.data.DataSource (with `{attr}`), got "
+                      f"{type(train_data).__name__}")
+  keys = data_lib.check_data_keys(train_data, task.data_keys)
+  if not 0 < batch_size <= len(train_data):
+    raise ValueError(f"batch_size ({batch_size}) must be in [1, {len(train_data)}] (the "
+                     f"number of examples of {getattr(train_data, 'name', 'train_data')!r})")
+  return keys
 
 
 def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
-          train_data: ArrayDataset, *, devices=None) -> dict[str, Any]:
+          train_data: data_lib.DataSource, *, devices=None) -> dict[str, Any]:
   """Trains `task` to `config.num_steps`, resuming from `workdir` when it holds a checkpoint.
 
   Required config keys: seed, num_steps, batch_size, log_every, eval_every,
@@ -194,13 +218,21 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
     task: the family's pure functions.
     config: run config.
     workdir: output directory; resumed when it holds a checkpoint.
-    train_data: examples to batch from.
+    train_data: any `gen_jax.data.DataSource` (in memory, binarized, toy, streaming). The
+      batch of step s is a pure function of (seed, s) (`gen_jax.data.step_batch`), so a
+      resumed run reads exactly the batches of an uninterrupted one. With several processes
+      (`sharding.maybe_initialize_distributed`), each reads only its own rows of each global
+      batch.
     devices: devices to shard the batch over (default: all of `jax.devices()`).
   Returns:
     The final evaluation plus `train_seconds` (the wall time of this call's training loop),
+    `num_params` (trainable parameters, all groups) and, with a `sample` function,
+    `samples_per_second` (one compiled call of it, timed after the grid's),
     also written to workdir/results.json. A workdir whose run already finished at
     num_steps returns its results.json unchanged.
   Raises:
+    ValueError: before compiling anything, when the task needs a data key the source lacks,
+      or batch_size is not divisible by the number of devices or exceeds the dataset.
     NonFiniteError: if a step produced a non-finite loss or state; the message names the
       step and the checkpoints on disk are those of earlier, finite steps.
     CheckpointError: if workdir holds a checkpoint this config cannot restore.
@@ -211,12 +243,15 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
   _check_resumable_config(workdir, config)
   mesh = sharding.data_mesh(devices)
   sharding.check_divisible(config.batch_size, mesh)
+  data_keys = _check_data(task, train_data, config.batch_size)
   rep, batch_shard = _shardings(task, mesh)
+  rows = sharding.process_rows(batch_shard, config.batch_size)
 
   root = jax.random.key(config.seed)
-  init_key, step_key, data_key, eval_key, sample_key = (
+  init_key, step_key, data_key, eval_key, sample_key, draw_key = (
       jax.random.fold_in(root, s)
-      for s in (INIT_STREAM, STEP_STREAM, DATA_STREAM, EVAL_STREAM, SAMPLE_STREAM))
+      for s in (INIT_STREAM, STEP_STREAM, DATA_STREAM, EVAL_STREAM, SAMPLE_STREAM,
+                DATA_DRAW_STREAM))
 
   init = jax.jit(task.init, out_shardings=rep)
   abstract = jax.eval_shape(task.init, init_key)
@@ -235,7 +270,11 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
       raise CheckpointError(f"checkpoint {ckpt.directory}/{latest} holds step {start}")
     logging.info("resumed from %s at step %d", ckpt.directory, start)
   # Written only once the state is known to fit it, so a refused resume leaves it intact.
-  _write_config(workdir, config)
+  # With several processes, process 0 alone writes the workdir's files (checkpoints are
+  # written by all of them together).
+  primary = jax.process_index() == 0
+  if primary:
+    _write_config(workdir, config)
   results_path = os.path.join(workdir, "results.json")
   if start >= config.num_steps and os.path.exists(results_path):
     with open(results_path) as f:
@@ -248,7 +287,7 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
       return finished
 
   lean_step, full_step = compile_steps(task, mesh)
-  writer = outputs.MetricsWriter(workdir, resume_step=start)
+  writer = outputs.MetricsWriter(workdir, resume_step=start) if primary else _NoWriter()
   progress = outputs.Progress(start, config.num_steps)
   samples_dir = os.path.join(workdir, "samples")
 
@@ -258,8 +297,17 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
       result = {f"eval_{k}": v for k, v in task.evaluate(state, eval_key, final=final).items()}
     if task.sample is not None:
       images = np.asarray(task.sample(state, jax.random.fold_in(sample_key, step)))
-      outputs.save_image_grid(os.path.join(samples_dir, f"step_{step:07d}.png"), images)
+      if primary:
+        outputs.save_image_grid(os.path.join(samples_dir, f"step_{step:07d}.png"), images)
     return result
+
+  def samples_per_second(state, step) -> dict[str, float]:
+    """Images per second of the task's (by now compiled) sampler: one call, end to end."""
+    if task.sample is None:
+      return {}
+    t = time.perf_counter()
+    n = len(jax.block_until_ready(task.sample(state, jax.random.fold_in(sample_key, step + 1))))
+    return {"samples_per_second": n / max(time.perf_counter() - t, 1e-9)}
 
   state_finite = jax.jit(_all_finite)
 
@@ -269,14 +317,20 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
           f"non-finite {what} at step {step}; training stopped and that step's state was "
           f"discarded. Last good checkpoint: step {ckpt.latest_step()} in {ckpt.directory}.")
 
+  def host_batch(step):
+    return data_lib.step_batch(train_data, data_key, step, batch_size=config.batch_size,
+                               batches_per_step=task.batches_per_step, rows=rows,
+                               keys=data_keys, draw_key=draw_key)
+
+  host_batches = data_lib.prefetched(host_batch, start, config.num_steps,
+                                     num_threads=getattr(train_data, "read_threads", 0),
+                                     buffer_size=PREFETCH_BATCHES)
   t0, last_log_step = time.perf_counter(), start
   loop_start = time.perf_counter()
   pending = None  # (ok, step) of the last step, checked one step late to keep dispatch async
   try:
-    for step in range(start, config.num_steps):
-      batch = sharding.put_batch(
-          _host_batch(train_data, data_key, step, config.batch_size, task.batches_per_step),
-          batch_shard)
+    for step, local_batch in zip(range(start, config.num_steps), host_batches):
+      batch = sharding.put_process_batch(local_batch, batch_shard, config.batch_size)
       done = step + 1
       log_now = done % config.log_every == 0 or done == config.num_steps
       save_now = done % config.checkpoint_every == 0 or done == config.num_steps
@@ -322,8 +376,12 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
   writer.write(final_step, {f"final_{k}": v for k, v in results.items() if k != "step"})
   writer.close()
   # Wall time of this invocation's training loop (a resumed run counts its own part only).
-  results = outputs.to_python({**results, "train_seconds": round(train_seconds, 3)})
-  with open(results_path, "w") as f:
-    json.dump(results, f, indent=2, sort_keys=True)
-  outputs.plot_curves(workdir, task.plot_keys)
+  num_params = sum(int(np.size(x)) for x in jax.tree.leaves(state.params))
+  # Timings stay out of metrics.jsonl, which reads the same for a resumed run.
+  results = outputs.to_python({**results, "train_seconds": round(train_seconds, 3),
+                               "num_params": num_params, **samples_per_second(state, final_step)})
+  if primary:
+    with open(results_path, "w") as f:
+      json.dump(results, f, indent=2, sort_keys=True)
+    outputs.plot_curves(workdir, task.plot_keys)
   return results

@@ -59,8 +59,8 @@ def make_task(spec, *, train_data, test_data):
 
 def _config(**overrides):
   config = training.common_config()
-  config.update(num_steps=400, batch_size=256, log_every=100, eval_every=1000,
-                checkpoint_every=400, dataset="ring", **overrides)
+  config.update({"num_steps": 400, "batch_size": 256, "log_every": 100, "eval_every": 1000,
+                 "checkpoint_every": 400, "dataset": "ring", **overrides})
   return config
 
 
@@ -82,5 +82,5 @@ def test_a_needed_key_the_source_lacks_is_named_before_compiling(tmp_path):
   mnist = data.load_dataset("digits", "train")
   task = make_task(GaussianSpec(), train_data=data.load_dataset("ring", "test"),
                    test_data=data.load_dataset("ring", "test"))
-  with pytest.raises(ValueError, match=r"'x'.*image"):
+  with pytest.raises(ValueError, match=r"'x'.*'image'"):
     training.train(task, _config(dataset="digits"), str(tmp_path), mnist)

@@ -248,3 +248,91 @@ def test_lean_and_full_steps_give_bitwise_identical_states(digits):
     assert lean_keys == {"loss"} and any(k.endswith("grad_norm") for k in full_keys)
     for x, y in zip(jax.tree.leaves(lean_state), jax.tree.leaves(full_state), strict=True):
       np.testing.assert_array_equal(x, y)
+
+
+def _linear_task(key_name, dim, *, init=None):
+  """Least squares of flatten(batch[key_name]) · w against 1: any source, any data shape."""
+  opt = optax.sgd(0.05)
+
+  def default_init(key):
+    return training.TrainState.create({"model": {"w": 0.1 * jax.random.normal(key, (dim,))}},
+                                      {"model": opt})
+
+  def loss_fn(params, state, batch, key):
+    x = batch[key_name].reshape(batch[key_name].shape[0], -1)
+    return jnp.mean((x @ params["w"] - 1.0)**2), ({}, state.extra)
+
+  return training.Task(init=init or default_init, step=training.make_train_step(loss_fn),
+                       data_keys=(key_name,))
+
+
+def _final_params(workdir, task):
+  ckpt = training.Checkpointer(os.path.join(workdir, "checkpoints"))
+  state = ckpt.restore(ckpt.latest_step(), jax.eval_shape(task.init, jax.random.key(0)))
+  ckpt.close()
+  return jax.device_get(state.params)
+
+
+def test_trains_on_a_toy_source_with_the_declared_keys(tmp_path):
+  moons = data.load_dataset("moons", "test")
+  task = _linear_task("x", 2)
+  seen = []
+  step = task.step
+
+  def recording_step(state, batch, key):
+    seen.append({k: v.shape for k, v in batch.items()})
+    return step(state, batch, key)
+
+  task = training.Task(init=task.init, step=recording_step, data_keys=("x",))
+  results = training.train(task, tiny_config(num_steps=4), str(tmp_path), moons)
+  assert results["step"] == 4
+  assert seen and all(s == {"x": (16, 2)} for s in seen)  # 'label' is not read
+
+
+def test_missing_data_key_fails_before_compiling(tmp_path):
+  def init(key):
+    raise AssertionError("init must not be traced before the data keys are checked")
+
+  task = _linear_task("image", 4, init=init)
+  with pytest.raises(ValueError, match=r"data key 'image'.*'ring:test'.*\['label', 'x'\]"):
+    training.train(task, tiny_config(), str(tmp_path), data.load_dataset("ring", "test"))
+
+
+def test_batch_size_not_divisible_by_devices_is_one_clear_error(tmp_path):
+  with pytest.raises(ValueError, match=r"batch_size \(6\).*divisible.*devices \(4\)"):
+    training.train(_linear_task("x", 2), tiny_config(batch_size=6), str(tmp_path),
+                   data.load_dataset("moons", "test"))
+
+
+def test_streaming_source_trains_exactly_like_in_memory(tmp_path):
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  config = tiny_config(num_steps=5, checkpoint_every=5, batch_size=8)
+  task = _linear_task("image", 28 * 28)
+  with tfds.testing.mock_data(num_examples=24, policy=tfds.testing.MockPolicy.USE_CODE):
+    stream = data.load_dataset("tfds:mnist", "train", streaming=True)
+    assert stream.read_threads > 0  # the loop prefetches its batches in grain threads
+    training.train(task, config, str(tmp_path / "stream"), stream)
+    training.train(task, config, str(tmp_path / "memory"),
+                   data.load_dataset("tfds:mnist", "train"))
+  jax.tree.map(np.testing.assert_array_equal, _final_params(tmp_path / "stream", task),
+               _final_params(tmp_path / "memory", task))
+
+
+def test_dynamic_binarization_in_the_loop_is_device_count_independent(tmp_path, digits):
+  source = data.DynamicallyBinarized(digits[0])
+  config = tiny_config(num_steps=3, checkpoint_every=3)
+  task = _linear_task("image", 64)
+  training.train(task, config, str(tmp_path / "four"), source)
+  training.train(task, config, str(tmp_path / "one"), source, devices=jax.devices()[:1])
+  chex.assert_trees_all_close(_final_params(tmp_path / "four", task),
+                              _final_params(tmp_path / "one", task), rtol=1e-6, atol=1e-7)
+  # The bits are a pure function of (seed, step, example): example 0 of step 2's batch.
+  from gen_jax.training import loop  # pylint: disable=g-import-not-at-top
+  root = jax.random.key(config.seed)
+  order = jax.random.fold_in(root, loop.DATA_STREAM)
+  draw = jax.random.fold_in(root, loop.DATA_DRAW_STREAM)
+  batch = data.step_batch(source, order, 2, batch_size=16, draw_key=draw)
+  first = int(data.batch_indices(order, 2, num_examples=len(source), batch_size=16)[0])
+  expected = data.dynamic_binarize(jax.random.fold_in(jax.random.fold_in(draw, 2), first),
+                                   jnp.asarray(digits[0].images[first]))
+  np.testing.assert_array_equal(batch["image"][0], expected)
