@@ -19,7 +19,9 @@ the per-round ratio, so that slow drifts of a shared machine cancel.
                                    [--single-core]
 
 --baselines adds gen_jax with XLA's default CPU convolution library (YNNPACK) and with
-flax.linen's Conv/ConvTranspose instead of gen_jax.nets.fast_conv. --single-core pins the
+flax.linen's Conv/ConvTranspose instead of gen_jax.nets.Conv's fast path (forced by the
+private hook `gen_jax.nets.convolution._xla_convolutions`, which applies while the step is
+traced). --single-core pins the
 process (both frameworks' threads) to one core and runs torch on one thread: a per-core
 comparison, robust when other processes share the machine.
 """
@@ -27,7 +29,6 @@ comparison, robust when other processes share the machine.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -41,6 +42,10 @@ BATCH, LATENT, SIDE, BASE = 128, 100, 28, 64
 
 
 def setup_jax(steps: int, *, fast_conv: bool = True, compiler_options: dict | None = None):
+  if not fast_conv:  # every trace (init, step, warm-up) with flax.linen's convolutions
+    from gen_jax.nets import convolution
+    with convolution._xla_convolutions():  # pylint: disable=protected-access
+      return setup_jax(steps, compiler_options=compiler_options)
   import jax
 
   from experiments.gan_mnist import main as gan_mnist
@@ -51,10 +56,6 @@ def setup_jax(steps: int, *, fast_conv: bool = True, compiler_options: dict | No
   config = get_config()
   config.batch_size, config.base_features, config.latent_dim = BATCH, BASE, LATENT
   game = gan_mnist.build_game(config, (SIDE, SIDE, 1), 10)
-  if not fast_conv:
-    game = dataclasses.replace(
-        game, generator=dataclasses.replace(game.generator, fast_conv=False),
-        discriminator=dataclasses.replace(game.discriminator, fast_conv=False))
   task = gan.make_task(game)
   mesh = training.data_mesh()
   if compiler_options is None:

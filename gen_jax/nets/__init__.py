@@ -1,6 +1,8 @@
 """Flax (linen) architectures shared by all families. Families import these, never the reverse."""
 
 from gen_jax.nets.batch_norm import BatchNorm
+from gen_jax.nets.convolution import Conv
+from gen_jax.nets.convolution import ConvTranspose
 from gen_jax.nets.conv import ConvDecoder
 from gen_jax.nets.conv import ConvEncoder
 from gen_jax.nets.conv import one_hot_channels

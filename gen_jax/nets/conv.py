@@ -1,7 +1,7 @@
 """Convolutional encoders and decoders for small images (28x28, 32x32, 8x8).
 
-The stride-2 layers are `gen_jax.nets.fast_conv`'s (flax.linen's functions and parameters,
-fast on XLA:CPU)."""
+Every convolution is `gen_jax.nets.Conv` / `ConvTranspose` (flax.linen's functions and
+parameters, fast on XLA:CPU)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gen_jax.nets import fast_conv
+from gen_jax.nets.convolution import Conv
+from gen_jax.nets.convolution import ConvTranspose
 
 
 class ConvEncoder(nn.Module):
@@ -27,7 +28,7 @@ class ConvEncoder(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     for i, c in enumerate(self.channels):
-      x = nn.relu(fast_conv.Conv(c, (3, 3), strides=(2, 2), name=f"conv_{i}")(x))
+      x = nn.relu(Conv(c, (3, 3), strides=(2, 2), name=f"conv_{i}")(x))
     x = x.reshape(x.shape[0], -1)
     return nn.relu(nn.Dense(self.features, name="dense")(x))
 
@@ -55,9 +56,9 @@ class ConvDecoder(nn.Module):
     x = nn.relu(nn.Dense((h // scale) * (w // scale) * self.channels[0], name="dense_1")(x))
     x = x.reshape(z.shape[0], h // scale, w // scale, self.channels[0])
     for i, ch in enumerate(self.channels):
-      x = nn.relu(fast_conv.ConvTranspose(ch, (4, 4), strides=(2, 2),
-                                          name=f"deconv_{i}")(x))
-    return nn.Conv(c, (3, 3), padding="SAME", name="out")(x)
+      x = nn.relu(ConvTranspose(ch, (4, 4), strides=(2, 2),
+                                name=f"deconv_{i}")(x))
+    return Conv(c, (3, 3), padding="SAME", name="out")(x)
 
 
 def one_hot_channels(labels: jax.Array | None, num_classes: int, spatial: Sequence[int],
@@ -78,8 +79,8 @@ class SpatialEncoder(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     for i, c in enumerate(self.channels):
-      x = nn.relu(fast_conv.Conv(c, (4, 4), strides=(2, 2), name=f"conv_{i}")(x))
-    return nn.Conv(self.features, (1, 1), name="out")(x)
+      x = nn.relu(Conv(c, (4, 4), strides=(2, 2), name=f"conv_{i}")(x))
+    return Conv(self.features, (1, 1), name="out")(x)
 
 
 class SpatialDecoder(nn.Module):
@@ -89,8 +90,7 @@ class SpatialDecoder(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array) -> jax.Array:
-    x = nn.relu(nn.Conv(self.channels[0], (3, 3), padding="SAME", name="in")(z))
+    x = nn.relu(Conv(self.channels[0], (3, 3), padding="SAME", name="in")(z))
     for i, c in enumerate(self.channels):
-      x = nn.relu(fast_conv.ConvTranspose(c, (4, 4), strides=(2, 2),
-                                          name=f"deconv_{i}")(x))
-    return nn.Conv(self.out_channels, (3, 3), padding="SAME", name="out")(x)
+      x = nn.relu(ConvTranspose(c, (4, 4), strides=(2, 2), name=f"deconv_{i}")(x))
+    return Conv(self.out_channels, (3, 3), padding="SAME", name="out")(x)

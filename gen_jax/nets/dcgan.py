@@ -9,10 +9,10 @@ Spatial plan: the image side is halved while it stays even and ≥ 4 after halvi
 28 → 14 → 7 (two stride-2 layers) and 32 → 16 → 8 → 4 (three). Feature widths double
 per halving from `base_features`.
 
-By default the convolutions are `gen_jax.nets.fast_conv`'s (the same functions and
-parameters as `flax.linen.ConvTranspose` / `Conv`, computed by phase decomposition and
-adjoint gradients, several times faster on XLA:CPU for G's transposed convs and 1.4× for
-the input gradient of D's); `fast_conv=False` selects `flax.linen`'s. Batch norm is
+The convolutions are `gen_jax.nets.ConvTranspose` / `Conv` (the same functions and
+parameters as flax.linen's, computed on XLA:CPU by phase decomposition and adjoint
+gradients: several times faster for G's transposed convs' weight gradients and 1.4× for
+the input gradient of D's; see `gen_jax.nets.fast_conv`). Batch norm is
 `gen_jax.nets.batch_norm.BatchNorm` (flax.linen.BatchNorm's function and variables, fused
 backward pass). See benchmarks/bench_dcgan.py.
 
@@ -27,7 +27,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gen_jax.nets import fast_conv
+from gen_jax.nets.convolution import Conv
+from gen_jax.nets.convolution import ConvTranspose
 from gen_jax.nets import minibatch as gan_layers
 from gen_jax.nets.batch_norm import BatchNorm
 
@@ -82,14 +83,11 @@ class DCGANGenerator(nn.Module):
     num_classes: if set, a conditional generator: one-hot labels are concatenated to z
       (Mirza & Osindero 2014).
     batch_norm: batch norm after the projection and each hidden transposed conv.
-    fast_conv: `gen_jax.nets.fast_conv.ConvTranspose` (default; same function and
-      params, fast on CPU) or `flax.linen.ConvTranspose`.
   """
   image_shape: Sequence[int] = (28, 28, 1)
   base_features: int = 64
   num_classes: int | None = None
   batch_norm: bool = True
-  fast_conv: bool = True
 
   @nn.compact
   def __call__(self, z: Array, labels: Array | None = None, *, train: bool) -> Array:
@@ -108,13 +106,12 @@ class DCGANGenerator(nn.Module):
     if self.batch_norm:
       h = _batch_norm(train, "project_bn")(h)
     h = nn.relu(h)
-    conv_t = fast_conv.ConvTranspose if self.fast_conv else nn.ConvTranspose
     for i in range(halvings):
       last = i == halvings - 1
       out_features = channels if last else features // 2
-      h = conv_t(out_features, _KERNEL, strides=(2, 2), padding="SAME",
-                 use_bias=last or not self.batch_norm, kernel_init=_INIT,
-                 name=f"deconv{i}")(h)
+      h = ConvTranspose(out_features, _KERNEL, strides=(2, 2), padding="SAME",
+                        use_bias=last or not self.batch_norm, kernel_init=_INIT,
+                        name=f"deconv{i}")(h)
       if not last:
         if self.batch_norm:
           h = _batch_norm(train, f"deconv{i}_bn")(h)
@@ -137,8 +134,6 @@ class DCGANDiscriminator(nn.Module):
       final feature map.
     minibatch_discrimination: append minibatch-discrimination features (Salimans et al.
       2016) to the flattened features; `mbd_kernels` × `mbd_kernel_dim` is T's shape.
-    fast_conv: `gen_jax.nets.fast_conv.Conv` (default; same function and params, fast
-      input gradient on CPU) or `flax.linen.Conv`.
   """
   base_features: int = 64
   num_classes: int | None = None
@@ -147,7 +142,6 @@ class DCGANDiscriminator(nn.Module):
   minibatch_discrimination: bool = False
   mbd_kernels: int = 100
   mbd_kernel_dim: int = 5
-  fast_conv: bool = True
 
   @nn.compact
   def __call__(self, x: Array, labels: Array | None = None, *, train: bool) -> Array:
@@ -156,10 +150,9 @@ class DCGANDiscriminator(nn.Module):
     _, halvings = spatial_plan(_check_image_shape(x.shape[1:])[0])
     labels = _labels(labels, self.num_classes, x.shape[0])
     h, features = x, self.base_features
-    conv = fast_conv.Conv if self.fast_conv else nn.Conv
     for i in range(halvings):
       normalized = self.batch_norm and i > 0
-      h = conv(features, _KERNEL, strides=(2, 2), padding="SAME",
+      h = Conv(features, _KERNEL, strides=(2, 2), padding="SAME",
                use_bias=not normalized, kernel_init=_INIT, name=f"conv{i}")(h)
       if normalized:
         h = _batch_norm(train, f"conv{i}_bn")(h)

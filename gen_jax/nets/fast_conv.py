@@ -1,9 +1,12 @@
 """Strided and transposed 2-D convolutions with fast forward and backward passes on XLA:CPU.
 
-Same functions and parameters as `flax.linen.Conv` / `flax.linen.ConvTranspose` with
-'SAME' padding (NHWC, kernel [kh, kw, in, out]); only the way XLA is asked to compute them
-differs. Four rewrites, each exact algebra (results equal XLA's own up to float32
-summation order; tests/nets/test_fast_conv.py checks outputs and gradients against Flax):
+The fast path of `gen_jax.nets.Conv` / `ConvTranspose` (model code uses those, never this
+module): the functions of `lax.conv_general_dilated` / `lax.conv_transpose` for 2-D NHWC
+inputs, HWIO kernels, no dilation or groups, with 'SAME', 'VALID' or explicit (low, high)
+padding (the phase and adjoint algebra below holds for any padding, including negative);
+only the way XLA is asked to compute them differs. Four rewrites, each exact algebra
+(results equal XLA's own up to float32 summation order; tests/nets/test_fast_conv.py and
+test_convolution.py check outputs and derivatives against Flax):
 
 1. **Transposed convolutions by phases.** XLA:CPU runs a transposed (input-dilated)
    convolution ~1.5× slower than an ordinary one of the same FLOPs. With stride s,
@@ -26,32 +29,41 @@ summation order; tests/nets/test_fast_conv.py checks outputs and gradients again
    transposed conv with few output channels is the linear transpose of such an im2col
    conv (its adjoint).
 
-The rewrites apply when JAX's default backend is the CPU; on GPU and TPU the functions are
-XLA's own convolutions (no accelerator was available to measure the rewrites there).
+Derivatives: each rewritten function is a `jax.custom_jvp` whose tangent rule is linear
+and written as JAX's transpose of the fast adjoint form (`_transpose_of`), so reverse
+mode, transposing it back, computes the forms above (2, 3 and XLA's kernel gradient of
+the strided conv), while forward mode (`jax.jvp`, `jax.jacfwd`), higher orders and
+`vmap` work as for any JAX function.
+
+The rewrites apply where a computation is lowered for the CPU (`lax.platform_dependent`,
+decided per jit at lowering, so a computation placed on a CPU device gets them even when
+an accelerator is the default backend); on GPU and TPU the functions are XLA's own
+convolutions (no accelerator was available to measure the rewrites there).
 
 Measured on the DCGAN layers (batch 128, 2-core CPU, the Eigen convolutions that
 `gen_jax.training.compiler` selects; benchmarks/bench_dcgan.py times the whole step): the
 7×7×128 → 14×14×64 transposed conv 15.9 ms as XLA's dilated conv, 11.2 ms by phases; the
 input gradient of D's 14×14×64 → 7×7×128 conv 15.1 → 11.0 ms; the transposed conv's weight
 gradient ~280–1000 → 11.5 ms by the adjoint (k·k GEMMs of x with strided slices of dy,
-stacked in one batched GEMM: 34–50 ms). Phases lose below 16 output channels, where
+stacked in one batched GEMM: 34–50 ms). With the custom_jvp rules (this version), the
+same layers under contention (interleaved, min of 5): transposed conv forward 5.6 ms /
+backward 11.4 ms (custom_vjp version 6.9 / 11.2), D's conv forward 3.8 / backward 11.1
+(4.5 / 13.5), the 14×14×64 → 28×28×1 image layer 0.36 / 0.54 (0.39 / 0.72). Phases lose below 16 output channels, where
 XLA's dilated conv (or 4, for the image layers) is used. im2col + GEMM for the wide layers
-was slower still:
-XLA:CPU's fused slices, pads and concatenations copy their 25 MB patch matrices at 1–3 GB/s.
+was slower still: XLA:CPU's fused slices, pads and concatenations copy their 25 MB patch matrices at 1–3 GB/s.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from typing import Callable, Sequence
+from typing import Callable
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 Array = jax.Array
-Initializer = Callable[..., Array]
 Padding = tuple[tuple[int, int], tuple[int, int]]
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 
@@ -65,10 +77,38 @@ def _pair(value, name: str) -> tuple[int, int]:
   return value
 
 
-def _rewrite() -> bool:
-  """The rewrites target XLA:CPU; elsewhere (cuDNN, TPU) XLA's own forms are used, as
-  measured speed-ups exist for CPU only (no accelerator was available to measure)."""
-  return jax.default_backend() == "cpu"
+# Private test hook: None lets each computation pick its form from the platform it is
+# lowered for (`lax.platform_dependent`); "cpu" / "xla" force the CPU rewrites / XLA's own
+# convolutions everywhere. Read at trace time. See `_forced_form`.
+_FORM: str | None = None
+
+
+@contextlib.contextmanager
+def _forced_form(form: str | None):
+  """Private: trace the functions below with the CPU rewrites ("cpu") or XLA's own
+  convolutions ("xla") on every platform, or per platform (None, the default)."""
+  global _FORM
+  if form not in (None, "cpu", "xla"):
+    raise ValueError(f"form must be None, 'cpu' or 'xla', got {form!r}.")
+  previous, _FORM = _FORM, form
+  try:
+    yield
+  finally:
+    _FORM = previous
+
+
+def _by_platform(cpu: Callable[..., Array], xla: Callable[..., Array], *operands) -> Array:
+  """cpu(*operands) where the computation is lowered for the CPU, else xla(*operands).
+
+  The choice is made when the jit is lowered, for the platform it runs on (a
+  computation placed on a CPU device takes the rewrites even when the default backend
+  is an accelerator, and vice versa); only the chosen branch is compiled.
+  """
+  if _FORM == "cpu":
+    return cpu(*operands)
+  if _FORM == "xla":
+    return xla(*operands)
+  return lax.platform_dependent(*operands, cpu=cpu, default=xla)
 
 
 def _check_operands(x: Array, kernel: Array) -> None:
@@ -96,10 +136,10 @@ def conv_transpose_padding(k: int, s: int) -> tuple[int, int]:
 
 
 def _dilated_conv(x: Array, kernel: Array, strides: tuple[int, int],
-                  padding: Padding) -> Array:
+                  padding: Padding, precision=None) -> Array:
   """XLA's own transposed conv: stride-1 conv of the s-dilated, padded x (reference form)."""
   return lax.conv_general_dilated(x, kernel, (1, 1), padding, lhs_dilation=strides,
-                                  dimension_numbers=_DIMENSIONS)
+                                  dimension_numbers=_DIMENSIONS, precision=precision)
 
 
 def _phase_plan(n: int, k: int, s: int, low: int, high: int):
@@ -237,49 +277,90 @@ def _dilated_adjoint_pads(n_in, n_out, kernel_hw, strides, pads) -> Padding:
   return tuple(out)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _conv_transpose_same(x: Array, kernel: Array, strides: tuple[int, int]) -> Array:
-  return _transposed_conv(x, kernel, strides, _conv_transpose_pads(kernel.shape[:2], strides))
+def _is_zero(tangent) -> bool:
+  return isinstance(tangent, jax.custom_derivatives.SymbolicZero)
 
 
-def _conv_transpose_fwd(x, kernel, strides):
-  return _conv_transpose_same(x, kernel, strides), (x, kernel)
+def _transpose_of(adjoint: Callable[[Array], Array], out_like) -> Callable[[Array], Array]:
+  """The linear map L whose transpose is `adjoint` (L: x-space -> out_like's space).
+
+  Written as JAX's transpose of `adjoint`, so that reverse mode, transposing L again,
+  computes `adjoint`'s own (fast) operations: a tangent rule built from such maps keeps
+  reverse-mode gradients on the rewrites while forward mode (jvp, jacfwd) works too.
+  """
+  return lambda v: jax.linear_transpose(adjoint, out_like)(v)[0]
 
 
-def _conv_transpose_bwd(strides, residuals, dy):
-  x, kernel = residuals
-  pads = _adjoint_pads(x.shape[1:3], dy.shape[1:3], kernel.shape[:2], strides,
-                       _conv_transpose_pads(kernel.shape[:2], strides))
-
-  def adjoint(v):
-    return _strided_conv(dy, v, strides, pads)
-
-  # dx = A(dy; V); since ⟨dy, conv_transpose(x, W)⟩ = ⟨A(dy; V), x⟩ for all x, dy, the
-  # kernel gradient is the weight gradient of that ordinary strided conv (cotangent x).
-  dx, adjoint_vjp = jax.vjp(adjoint, _flip_swap(kernel))
-  (dv,) = adjoint_vjp(x)
-  return dx, _flip_swap(dv)
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3))
+def _conv_transpose_fast(x: Array, kernel: Array, strides: tuple[int, int],
+                         pads: Padding) -> Array:
+  return _transposed_conv(x, kernel, strides, pads)
 
 
-_conv_transpose_same.defvjp(_conv_transpose_fwd, _conv_transpose_bwd)
+@functools.partial(_conv_transpose_fast.defjvp, symbolic_zeros=True)
+def _conv_transpose_fast_jvp(strides, pads, primals, tangents):
+  (x, kernel), (tx, tkernel) = primals, tangents
+  y = _transposed_conv(x, kernel, strides, pads)
+  y_like = jax.ShapeDtypeStruct(y.shape, y.dtype)
+  adj_pads = _adjoint_pads(x.shape[1:3], y.shape[1:3], kernel.shape[:2], strides, pads)
+  v_like = jax.ShapeDtypeStruct(_flip_swap(kernel).shape, kernel.dtype)
+  ty = jnp.zeros_like(y)
+  if not _is_zero(tx):
+    # dx = A(dy; V), the ordinary strided conv adjoint to the transposed conv.
+    ty = ty + _transpose_of(
+        lambda dy: _strided_conv(dy, _flip_swap(kernel), strides, adj_pads), y_like)(tx)
+  if not _is_zero(tkernel):
+    # Since ⟨dy, conv_transpose(x, W)⟩ = ⟨A(dy; V), x⟩ for all x, dy, the kernel gradient
+    # is the weight gradient of that *ordinary* strided conv at input dy, cotangent x.
+    def kernel_adjoint(dy):
+      (dv,) = jax.linear_transpose(lambda v: _strided_conv(dy, v, strides, adj_pads),
+                                   v_like)(x)
+      return _flip_swap(dv)
+    ty = ty + _transpose_of(kernel_adjoint, y_like)(tkernel)
+  return y, ty
 
 
-def conv_transpose2d(x: Array, kernel: Array, *, strides=(2, 2)) -> Array:
-  """`lax.conv_transpose(x, kernel, strides, 'SAME')` (NHWC, HWIO), fast on XLA:CPU.
+def _resolve(padding, kernel_hw, strides, in_hw, transposed: bool) -> Padding:
+  """Explicit ((lo, hi), (lo, hi)) pads: of the input (conv) or of the s-dilated input
+  (transposed conv, `lax.conv_transpose`'s convention)."""
+  if isinstance(padding, str):
+    if padding == "SAME":
+      return (_conv_transpose_pads(kernel_hw, strides) if transposed
+              else _conv_pads(in_hw, kernel_hw, strides))
+    if padding == "VALID":
+      if transposed:  # lax.conv_transpose's 'VALID': the full transposed conv
+        return tuple((k - 1, s - 1 + max(k - s, 0)) for k, s in zip(kernel_hw, strides))
+      return ((0, 0), (0, 0))
+    raise ValueError(f"padding must be 'SAME', 'VALID' or ((lo, hi), (lo, hi)), got "
+                     f"{padding!r}.")
+  pads = tuple(tuple(int(v) for v in pair) for pair in padding)
+  if len(pads) != 2 or any(len(pair) != 2 for pair in pads):
+    raise ValueError(f"padding must be 'SAME', 'VALID' or ((lo, hi), (lo, hi)), got "
+                     f"{padding!r}.")
+  return pads
+
+
+def conv_transpose2d(x: Array, kernel: Array, *, strides=(2, 2), padding="SAME",
+                     precision=None) -> Array:
+  """`lax.conv_transpose(x, kernel, strides, padding)` (NHWC, HWIO), fast on XLA:CPU.
 
   Args:
     x: [N, H, W, C] input.
     kernel: [kh, kw, C, F] kernel (Flax ConvTranspose layout, not flipped).
     strides: (sh, sw).
+    padding: 'SAME', 'VALID' or ((lo, hi), (lo, hi)) of the s-dilated input, as in
+      `lax.conv_transpose`.
+    precision: passed to XLA's convolution off CPU (XLA:CPU computes float32 exactly).
   Returns:
-    [N, sh·H, sw·W, F], equal to Flax's ConvTranspose(padding='SAME') up to float32
-    summation order, in value and in both gradients.
+    [N, H', W', F] (H' = sh·H for 'SAME'), equal to `lax.conv_transpose` up to float32
+    summation order, in value and in all derivatives (reverse mode by the adjoint forms,
+    forward mode too).
   """
   _check_operands(x, kernel)
   strides = _pair(strides, "strides")
-  if not _rewrite():
-    return _dilated_conv(x, kernel, strides, _conv_transpose_pads(kernel.shape[:2], strides))
-  return _conv_transpose_same(x, kernel, strides)
+  pads = _resolve(padding, kernel.shape[:2], strides, x.shape[1:3], transposed=True)
+  xla = lambda x, k: _dilated_conv(x, k, strides, pads, precision)
+  return _by_platform(lambda x, k: _conv_transpose_fast(x, k, strides, pads), xla, x, kernel)
 
 
 # ------------------------------------------------------------- strided convolution
@@ -289,39 +370,36 @@ def _conv_pads(hw, kernel_hw, strides) -> Padding:
   return tuple(conv_padding(n, k, s) for n, k, s in zip(hw, kernel_hw, strides))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _conv_same(x: Array, kernel: Array, strides: tuple[int, int]) -> Array:
-  return lax.conv_general_dilated(x, kernel, strides,
-                                  _conv_pads(x.shape[1:3], kernel.shape[:2], strides),
-                                  dimension_numbers=_DIMENSIONS)
+def _xla_conv(x, kernel, strides, pads, precision=None):
+  return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=_DIMENSIONS,
+                                  precision=precision)
 
 
-def _conv_fwd(x, kernel, strides):
-  return _conv_same(x, kernel, strides), (x, kernel)
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3))
+def _conv_fast(x: Array, kernel: Array, strides: tuple[int, int], pads: Padding) -> Array:
+  return _xla_conv(x, kernel, strides, pads)
 
 
-def _conv_bwd(strides, residuals, dy):
-  x, kernel = residuals
-  pads = _conv_pads(x.shape[1:3], kernel.shape[:2], strides)
-  # dx = Σ_t W[t]ᵀ dy[i] at n = s·i + t − lo: a transposed conv of dy with the flipped,
-  # swapped kernel, dilated-input padding (k − 1 − lo, ·) and output length n.
-  dx_pads = _dilated_adjoint_pads(x.shape[1:3], dy.shape[1:3], kernel.shape[:2], strides,
-                                  pads)
-  dx = _transposed_conv(dy, _flip_swap(kernel), strides, dx_pads)
-
-  def conv_of_kernel(w):
-    return lax.conv_general_dilated(x, w, strides, pads, dimension_numbers=_DIMENSIONS)
-
-  _, kernel_vjp = jax.vjp(conv_of_kernel, kernel)
-  (dw,) = kernel_vjp(dy)
-  return dx, dw
-
-
-_conv_same.defvjp(_conv_fwd, _conv_bwd)
+@functools.partial(_conv_fast.defjvp, symbolic_zeros=True)
+def _conv_fast_jvp(strides, pads, primals, tangents):
+  (x, kernel), (tx, tkernel) = primals, tangents
+  y = _xla_conv(x, kernel, strides, pads)
+  ty = jnp.zeros_like(y)
+  if not _is_zero(tx):
+    # dx = Σ_t W[t]ᵀ dy[i] at n = s·i + t − lo: a transposed conv of dy with the flipped,
+    # swapped kernel, dilated-input padding (k − 1 − lo, ·) and output length n.
+    dx_pads = _dilated_adjoint_pads(x.shape[1:3], y.shape[1:3], kernel.shape[:2], strides,
+                                    pads)
+    adjoint = lambda dy: _transposed_conv(dy, _flip_swap(kernel), strides, dx_pads)
+    ty = ty + _transpose_of(adjoint, jax.ShapeDtypeStruct(y.shape, y.dtype))(tx)
+  if not _is_zero(tkernel):
+    ty = ty + _xla_conv(x, tkernel, strides, pads)  # XLA's kernel gradient, transposed
+  return y, ty
 
 
-def conv2d(x: Array, kernel: Array, *, strides=(1, 1)) -> Array:
-  """`lax.conv_general_dilated(x, kernel, strides, 'SAME')` (NHWC, HWIO), fast on XLA:CPU.
+def conv2d(x: Array, kernel: Array, *, strides=(1, 1), padding="SAME",
+           precision=None) -> Array:
+  """`lax.conv_general_dilated(x, kernel, strides, padding)` (NHWC, HWIO), fast on XLA:CPU.
 
   The forward pass and the kernel gradient are XLA's and the input gradient is computed
   by phases (see the module docstring), except for patches of ≤ 64 values (kh·kw·C, the
@@ -331,63 +409,24 @@ def conv2d(x: Array, kernel: Array, *, strides=(1, 1)) -> Array:
     x: [N, H, W, C] input.
     kernel: [kh, kw, C, F] kernel (Flax Conv layout).
     strides: (sh, sw).
+    padding: 'SAME', 'VALID' or ((lo, hi), (lo, hi)).
+    precision: passed to XLA's convolution off CPU (XLA:CPU computes float32 exactly).
   Returns:
-    [N, ⌈H/sh⌉, ⌈W/sw⌉, F], equal to Flax's Conv(padding='SAME') up to float32 summation
-    order, in value and in both gradients.
+    [N, H', W', F] (⌈H/sh⌉ × ⌈W/sw⌉ for 'SAME'), equal to Flax's Conv up to float32
+    summation order, in value and in all derivatives.
   """
   _check_operands(x, kernel)
   strides = _pair(strides, "strides")
-  pads = _conv_pads(x.shape[1:3], kernel.shape[:2], strides)
-  if not _rewrite():
-    return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=_DIMENSIONS)
-  if _small_patches(kernel):
-    # im2col, whose autodiff gradients are the fast ones there too.
-    return _conv_im2col(x, kernel, strides, pads)
-  return _conv_same(x, kernel, strides)
+  pads = _resolve(padding, kernel.shape[:2], strides, x.shape[1:3], transposed=False)
+
+  def cpu(x, kernel):
+    if _small_patches(kernel):
+      # im2col, whose autodiff derivatives are the fast ones there too.
+      return _conv_im2col(x, kernel, strides, pads)
+    return _conv_fast(x, kernel, strides, pads)
+
+  return _by_platform(cpu, lambda x, k: _xla_conv(x, k, strides, pads, precision), x, kernel)
 
 
-# ------------------------------------------------------------------ linen modules
-
-
-class _SameConvBase(nn.Module):
-  features: int
-  kernel_size: Sequence[int]
-  strides: Sequence[int] | int = 1
-  padding: str = "SAME"
-  use_bias: bool = True
-  kernel_init: Initializer = nn.linear.default_kernel_init
-  bias_init: Initializer = nn.initializers.zeros_init()
-
-  def _apply(self, x: Array, function) -> Array:
-    if self.padding != "SAME":
-      raise ValueError(f"{type(self).__name__} supports padding='SAME' only, got "
-                       f"{self.padding!r}; use the flax.linen module.")
-    if x.ndim != 4:
-      raise ValueError(f"{type(self).__name__} expects x [N, H, W, C], got {x.shape}.")
-    kh, kw = _pair(self.kernel_size, "kernel_size")
-    kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features),
-                        jnp.float32)
-    y = function(x, kernel.astype(x.dtype), strides=_pair(self.strides, "strides"))
-    if self.use_bias:
-      y = y + self.param("bias", self.bias_init, (self.features,), jnp.float32)
-    return y
-
-
-class ConvTranspose(_SameConvBase):
-  """Drop-in for `flax.linen.ConvTranspose(padding='SAME')` (2-D, NHWC), fast on CPU."""
-
-  @nn.compact
-  def __call__(self, x: Array) -> Array:
-    return self._apply(x, conv_transpose2d)
-
-
-class Conv(_SameConvBase):
-  """Drop-in for `flax.linen.Conv(padding='SAME')` (2-D, NHWC), fast input gradient."""
-
-  @nn.compact
-  def __call__(self, x: Array) -> Array:
-    return self._apply(x, conv2d)
-
-
-__all__ = ["Conv", "ConvTranspose", "conv2d", "conv_transpose2d", "conv_padding",
-           "conv_transpose_padding", "transposed_conv_by_phases"]
+__all__ = ["conv2d", "conv_transpose2d", "conv_padding", "conv_transpose_padding",
+           "transposed_conv_by_phases"]

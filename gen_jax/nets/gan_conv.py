@@ -3,9 +3,9 @@ discriminator, the CycleGAN translator and patch critic, BiGAN/ALI's joint (x, z
 discriminator, and a discriminator that exposes a hidden layer (VAE-GAN).
 
 Every module takes `train` (keyword) for a uniform call signature with
-`gen_jax.gan.GANGame`, even where it has no batch statistics. Stride-2 convolutions and
-batch norm are `gen_jax.nets.fast_conv` / `gen_jax.nets.batch_norm` (flax.linen's
-functions and parameters, fast on XLA:CPU).
+`gen_jax.gan.GANGame`, even where it has no batch statistics. Convolutions and batch norm
+are `gen_jax.nets.Conv` / `ConvTranspose` / `BatchNorm` (flax.linen's functions and
+parameters, fast on XLA:CPU).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gen_jax.nets import fast_conv
+from gen_jax.nets.convolution import Conv
+from gen_jax.nets.convolution import ConvTranspose
 from gen_jax.nets.batch_norm import BatchNorm
 
 Array = jax.Array
@@ -57,10 +58,10 @@ class ConvAutoencoder(nn.Module):
     scale = 2**len(self.features)
     if height % scale or width % scale:
       raise ValueError(f"image sides {height}x{width} must be divisible by {scale}")
-    h = nn.elu(nn.Conv(self.features[0], (3, 3), kernel_init=self.kernel_init, name="enc_in")(x))
+    h = nn.elu(Conv(self.features[0], (3, 3), kernel_init=self.kernel_init, name="enc_in")(x))
     for i, f in enumerate(self.features):
-      h = nn.elu(fast_conv.Conv(f, (3, 3), strides=(2, 2), kernel_init=self.kernel_init,
-                                name=f"enc_{i}")(h))
+      h = nn.elu(Conv(f, (3, 3), strides=(2, 2), kernel_init=self.kernel_init,
+                      name=f"enc_{i}")(h))
     side = (height // scale, width // scale)
     code = nn.Dense(self.code_dim, kernel_init=self.kernel_init, name="code")(h.reshape(n, -1))
     if self.num_classes:
@@ -68,9 +69,9 @@ class ConvAutoencoder(nn.Module):
     h = nn.Dense(side[0] * side[1] * self.features[-1], kernel_init=self.kernel_init,
                  name="dec_in")(code).reshape(n, *side, self.features[-1])
     for i, f in enumerate(reversed(self.features)):
-      h = nn.elu(nn.Conv(f, (3, 3), kernel_init=self.kernel_init, name=f"dec_{i}")(h))
+      h = nn.elu(Conv(f, (3, 3), kernel_init=self.kernel_init, name=f"dec_{i}")(h))
       h = _upsample(h)
-    return nn.Conv(channels, (3, 3), kernel_init=self.kernel_init, name="dec_out")(h)
+    return Conv(channels, (3, 3), kernel_init=self.kernel_init, name="dec_out")(h)
 
 
 class ResidualBlock(nn.Module):
@@ -78,16 +79,15 @@ class ResidualBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
-    h = nn.relu(nn.InstanceNorm(name="norm_0")(nn.Conv(self.features, (3, 3), name="conv_0")(x)))
-    h = nn.InstanceNorm(name="norm_1")(nn.Conv(self.features, (3, 3), name="conv_1")(h))
+    h = nn.relu(nn.InstanceNorm(name="norm_0")(Conv(self.features, (3, 3), name="conv_0")(x)))
+    h = nn.InstanceNorm(name="norm_1")(Conv(self.features, (3, 3), name="conv_1")(h))
     return x + h
 
 
 class ResnetTranslator(nn.Module):
   """CycleGAN's generator (Zhu et al. 2017, App. 7.2; Johnson et al. 2016), scaled down:
   c7s1-f, d2f, d4f, R4f × blocks, u2f, uf, c7s1-C with instance norm and a tanh output.
-  The transposed convs are `gen_jax.nets.fast_conv.ConvTranspose` (fast weight gradient on
-  XLA:CPU, same function as Flax's).
+  The transposed convs have a fast weight gradient on XLA:CPU (`gen_jax.nets.ConvTranspose`).
 
   Attributes:
     features: f, the first layer's channels.
@@ -101,16 +101,16 @@ class ResnetTranslator(nn.Module):
     del train
     f = self.features
     norm = lambda name: nn.InstanceNorm(name=name)
-    h = nn.relu(norm("in_norm")(nn.Conv(f, (7, 7), name="in")(x)))
+    h = nn.relu(norm("in_norm")(Conv(f, (7, 7), name="in")(x)))
     for i, mult in enumerate((2, 4)):
       h = nn.relu(norm(f"down_{i}_norm")(
-          fast_conv.Conv(mult * f, (3, 3), strides=(2, 2), name=f"down_{i}")(h)))
+          Conv(mult * f, (3, 3), strides=(2, 2), name=f"down_{i}")(h)))
     for i in range(self.blocks):
       h = ResidualBlock(4 * f, name=f"res_{i}")(h)
     for i, mult in enumerate((2, 1)):
       h = nn.relu(norm(f"up_{i}_norm")(
-          fast_conv.ConvTranspose(mult * f, (3, 3), strides=(2, 2), name=f"up_{i}")(h)))
-    return jnp.tanh(nn.Conv(x.shape[-1], (7, 7), name="out")(h))
+          ConvTranspose(mult * f, (3, 3), strides=(2, 2), name=f"up_{i}")(h)))
+    return jnp.tanh(Conv(x.shape[-1], (7, 7), name="out")(h))
 
 
 class PatchDiscriminator(nn.Module):
@@ -125,11 +125,11 @@ class PatchDiscriminator(nn.Module):
   def __call__(self, x: Array, *, train: bool = False) -> Array:
     del train
     f = self.features
-    h = nn.leaky_relu(fast_conv.Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT,
-                                     name="conv_0")(x), 0.2)
-    h = fast_conv.Conv(2 * f, (4, 4), strides=(2, 2), kernel_init=_INIT, name="conv_1")(h)
+    h = nn.leaky_relu(Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT,
+                           name="conv_0")(x), 0.2)
+    h = Conv(2 * f, (4, 4), strides=(2, 2), kernel_init=_INIT, name="conv_1")(h)
     h = nn.leaky_relu(nn.InstanceNorm(name="norm_1")(h), 0.2)
-    return nn.Conv(1, (4, 4), kernel_init=_INIT, name="out")(h)[..., 0]
+    return Conv(1, (4, 4), kernel_init=_INIT, name="out")(h)[..., 0]
 
 
 class ImageEncoder(nn.Module):
@@ -154,8 +154,8 @@ class ImageEncoder(nn.Module):
   def __call__(self, x: Array, *, train: bool = False) -> Array:
     h = x
     for i, f in enumerate(self.features):
-      h = fast_conv.Conv(f, (4, 4), strides=(2, 2), kernel_init=self.kernel_init,
-                         name=f"conv_{i}")(h)
+      h = Conv(f, (4, 4), strides=(2, 2), kernel_init=self.kernel_init,
+               name=f"conv_{i}")(h)
       if self.batch_norm and i > 0:
         h = BatchNorm(use_running_average=not train, momentum=0.9, name=f"bn_{i}")(h)
       h = nn.leaky_relu(h, 0.2)
@@ -184,7 +184,7 @@ class JointDiscriminator(nn.Module):
     act = lambda v: nn.leaky_relu(v, 0.2)
     h = x
     for i, f in enumerate(self.features):
-      h = act(fast_conv.Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT, name=f"conv_{i}")(h))
+      h = act(Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT, name=f"conv_{i}")(h))
     hx = act(nn.Dense(self.hidden, kernel_init=_INIT, name="x_dense")(
         h.reshape(h.shape[0], -1)))
     hz = act(nn.Dense(self.hidden, kernel_init=_INIT, name="z_0")(z))
@@ -211,7 +211,7 @@ class FeatureDiscriminator(nn.Module):
   def __call__(self, x: Array, *, train: bool = False) -> tuple[Array, Array]:
     h, feats = x, None
     for i, f in enumerate(self.features):
-      h = fast_conv.Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT, name=f"conv_{i}")(h)
+      h = Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT, name=f"conv_{i}")(h)
       if self.batch_norm and i > 0:
         h = BatchNorm(use_running_average=not train, momentum=0.9, name=f"bn_{i}")(h)
       h = nn.leaky_relu(h, 0.2)

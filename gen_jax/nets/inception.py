@@ -25,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gen_jax.nets.convolution import Conv
+
 INPUT_SIZE = 299
 NUM_CLASSES = 1008
 
@@ -59,8 +61,8 @@ class BasicConv2d(nn.Module):
   @nn.compact
   def __call__(self, x):
     ph, pw = self.padding
-    x = nn.Conv(self.features, self.kernel_size, strides=self.strides,
-                padding=((ph, ph), (pw, pw)), use_bias=False, name="conv")(x)
+    x = Conv(self.features, self.kernel_size, strides=self.strides,
+             padding=((ph, ph), (pw, pw)), use_bias=False, name="conv")(x)
     x = nn.BatchNorm(use_running_average=True, epsilon=1e-3, name="bn")(x)
     return nn.relu(x)
 

@@ -12,6 +12,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gen_jax.nets.convolution import Conv
+
 FEATURE_DIM = 128
 NUM_CLASSES = 10
 
@@ -30,7 +32,7 @@ class MNISTClassifier(nn.Module):
     # Centre the pixels so that the first layer starts near a zero-mean input.
     x = images.astype(jnp.float32) - 0.5
     for width in (32, 64, 64):
-      x = nn.relu(nn.Conv(width, (3, 3), padding="SAME")(x))
+      x = nn.relu(Conv(width, (3, 3), padding="SAME")(x))
       x = nn.max_pool(x, (2, 2), strides=(2, 2), padding="SAME")  # 28 -> 14 -> 7 -> 4
     x = x.reshape(x.shape[0], -1)
     features = nn.relu(nn.Dense(self.features_dim, name="penultimate")(x))

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gen_jax.nets import convolution
 from gen_jax.nets import dcgan
 
 B, LATENT, BASE = 4, 8, 8
@@ -24,24 +25,24 @@ def test_spatial_plan_rejects_odd_sides():
 def test_fast_and_flax_paths_are_the_same_function(side, channels, base):
   # base 16: the hidden layers take fast_conv's phase path (≥ 16 output channels).
   z = jax.random.normal(jax.random.key(0), (B, LATENT))
-  gens = [dcgan.DCGANGenerator(image_shape=(side, side, channels), base_features=base,
-                               fast_conv=fast) for fast in (True, False)]
-  discs = [dcgan.DCGANDiscriminator(base_features=base, fast_conv=fast)
-           for fast in (True, False)]
-  g_vars = gens[0].init(jax.random.key(1), z, train=False)
+  gen = dcgan.DCGANGenerator(image_shape=(side, side, channels), base_features=base)
+  disc = dcgan.DCGANDiscriminator(base_features=base)
+  g_vars = gen.init(jax.random.key(1), z, train=False)
   x = jax.random.uniform(jax.random.key(2), (B, side, side, channels)) * 2 - 1
-  d_vars = discs[0].init(jax.random.key(3), x, train=False)
+  d_vars = disc.init(jax.random.key(3), x, train=False)
+
+  def loss(g_params, d_params):
+    images, g_upd = gen.apply({**g_vars, "params": g_params}, z, train=True,
+                              mutable=["batch_stats"])
+    logits, d_upd = disc.apply({**d_vars, "params": d_params}, images, train=True,
+                               mutable=["batch_stats"])
+    return jnp.mean(logits), (images, logits, g_upd, d_upd)
 
   @jax.jit
   def run(g_vars, d_vars):
-    outs = []
-    for gen, disc in zip(gens, discs):
-      def loss(g_params, d_params):
-        images, g_upd = gen.apply({**g_vars, "params": g_params}, z, train=True,
-                                  mutable=["batch_stats"])
-        logits, d_upd = disc.apply({**d_vars, "params": d_params}, images, train=True,
-                                   mutable=["batch_stats"])
-        return jnp.mean(logits), (images, logits, g_upd, d_upd)
+    outs = [jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(
+        g_vars["params"], d_vars["params"])]
+    with convolution._xla_convolutions():  # flax.linen's convolutions
       outs.append(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(
           g_vars["params"], d_vars["params"]))
     return outs
@@ -57,6 +58,36 @@ def test_fast_and_flax_paths_are_the_same_function(side, channels, base):
                                atol=1e-4 * float(jnp.max(jnp.abs(want))) + 1e-7)
 
 
+def test_dcgan_layers_take_the_cpu_rewrites():
+  """G's hidden transposed conv by phases (no input-dilated convolution anywhere in the
+  training gradient), D's image layer by im2col; XLA's own forms under the hook."""
+  gen = dcgan.DCGANGenerator(base_features=16)
+  disc = dcgan.DCGANDiscriminator(base_features=16)
+  z = jnp.zeros((B, LATENT))
+  g_vars = gen.init(jax.random.key(0), z, train=False)
+  d_vars = disc.init(jax.random.key(1), jnp.zeros((B, 28, 28, 1)), train=False)
+
+  def loss(g_params, d_params):
+    images, _ = gen.apply({**g_vars, "params": g_params}, z, train=True,
+                          mutable=["batch_stats"])
+    logits, _ = disc.apply({**d_vars, "params": d_params}, images, train=True,
+                           mutable=["batch_stats"])
+    return jnp.mean(logits)
+
+  def convolutions():
+    step = jax.jit(jax.grad(loss, argnums=(0, 1)))
+    text = step.lower(g_vars["params"], d_vars["params"]).as_text()
+    return [l for l in text.splitlines() if "stablehlo.convolution" in l]
+
+  fast = convolutions()
+  assert not any("lhs_dilate = [2, 2]" in op for op in fast), fast
+  # deconv0 (7×7×32 → 14×14×16): 4 phases forward, a strided conv (dx) and the adjoint's
+  # kernel gradient; deconv1 (→ 28×28×1) and conv0 (28×28×1 →) by im2col (dots);
+  # conv1 (14×14×16 → 7×7×32): forward, 4 phases for dx, kernel gradient.
+  assert len(fast) == 6 + 6
+  with convolution._xla_convolutions():
+    plain = convolutions()
+  assert sum("lhs_dilate = [2, 2]" in op for op in plain) >= 3
 def test_architecture_follows_the_dcgan_guidelines():
   gen = dcgan.DCGANGenerator(image_shape=(32, 32, 3), base_features=BASE)
   disc = dcgan.DCGANDiscriminator(base_features=BASE)

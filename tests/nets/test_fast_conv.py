@@ -1,5 +1,6 @@
-"""Tests for gen_jax/nets/fast_conv.py: outputs and gradients equal flax.linen's Conv and
-ConvTranspose, and the phase decomposition equals XLA's input-dilated convolution."""
+"""Tests for gen_jax/nets/fast_conv.py (through gen_jax.nets.Conv / ConvTranspose, whose
+fast path it is): outputs and gradients equal flax.linen's Conv and ConvTranspose, and the
+phase decomposition equals XLA's input-dilated convolution."""
 
 import itertools
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from jax import lax
 
+from gen_jax import nets
 from gen_jax.nets import fast_conv
 
 # Both sides are float32 sums of the same products in different orders, so they agree
@@ -70,7 +72,7 @@ CASES = [
 def test_conv_transpose_matches_flax(kernel, stride, in_hw, in_features, features):
   kwargs = dict(features=features, kernel_size=(kernel, kernel), strides=(stride, stride),
                 padding="SAME")
-  _compare(nn.ConvTranspose(**kwargs), fast_conv.ConvTranspose(**kwargs),
+  _compare(nn.ConvTranspose(**kwargs), nets.ConvTranspose(**kwargs),
            (2,) + in_hw + (in_features,), seed=10 + kernel)
 
 
@@ -81,7 +83,7 @@ def test_conv_matches_flax(kernel, stride, in_hw, in_features, features):
   kwargs = dict(features=in_features, kernel_size=(kernel, kernel), strides=(stride, stride),
                 padding="SAME", use_bias=kernel != 5)
   in_hw = tuple(stride * n + 1 for n in in_hw)  # odd sides: uneven 'SAME' padding
-  _compare(nn.Conv(**kwargs), fast_conv.Conv(**kwargs), (2,) + in_hw + (features,),
+  _compare(nn.Conv(**kwargs), nets.Conv(**kwargs), (2,) + in_hw + (features,),
            seed=20 + kernel)
 
 
@@ -129,22 +131,12 @@ def test_functions_under_jit_and_validation():
       function(x, kernel, strides=(2, 2, 2))
 
 
-@pytest.mark.parametrize("module", [fast_conv.Conv, fast_conv.ConvTranspose])
-def test_modules_reject_other_padding_and_ranks(module):
-  with pytest.raises(ValueError, match="SAME"):
-    module(2, (4, 4), strides=2, padding="VALID").init(jax.random.key(0),
-                                                       jnp.zeros((1, 4, 4, 1)))
-  with pytest.raises(ValueError, match=r"x \[N, H, W, C\]"):
-    module(2, (4, 4), strides=2).init(jax.random.key(0), jnp.zeros((4, 4, 1)))
-
-
 def test_second_order_gradients_match_flax():
   """The penalties (WGAN-GP, DRAGAN) and the unrolled GAN differentiate gradients."""
   rng = np.random.default_rng(5)
   x = jnp.asarray(rng.normal(size=(2, 8, 8, 16)), jnp.float32)
   modules = [(nn.Conv(16, (4, 4), strides=2), nn.ConvTranspose(16, (4, 4), strides=2)),
-             (fast_conv.Conv(16, (4, 4), strides=2),
-              fast_conv.ConvTranspose(16, (4, 4), strides=2))]
+             (nets.Conv(16, (4, 4), strides=2), nets.ConvTranspose(16, (4, 4), strides=2))]
   variables = [m.init(jax.random.key(i), x if i == 0 else jnp.zeros((2, 4, 4, 16)))
                for i, m in enumerate(modules[0])]
 
@@ -159,23 +151,44 @@ def test_second_order_gradients_match_flax():
     _assert_close(g, w, "gradient of the input-gradient norm")
 
 
-def test_other_backends_get_xla_s_own_convolutions(monkeypatch):
-  """Off CPU the functions are lax's ops (same values); the rewrites are CPU-only."""
+def _convolutions(function, *args, platform="cpu"):
+  """The lowered stablehlo.convolution ops of jit(function) for `platform`."""
+  exported = jax.export.export(jax.jit(function), platforms=(platform,))(*args)
+  return [line for line in exported.mlir_module().splitlines()
+          if "stablehlo.convolution" in line]
+
+
+def test_the_platform_a_computation_is_lowered_for_picks_the_form():
+  """CPU: the rewrites; other platforms (lowered here without the device): lax's ops."""
   rng = np.random.default_rng(6)
   x = jnp.asarray(rng.normal(size=(2, 6, 6, 16)), jnp.float32)
   image = jnp.asarray(rng.normal(size=(2, 12, 12, 1)), jnp.float32)
   kernel = jnp.asarray(rng.normal(size=(4, 4, 16, 16)), jnp.float32)
+  deconv = lambda x, k: fast_conv.conv_transpose2d(x, k, strides=2)
+  conv = lambda x, k: fast_conv.conv2d(x, k[:, :, :1], strides=2)
+  # CPU: 4 phases; im2col (a dot, no convolution) for the image layer.
+  assert len(_convolutions(deconv, x, kernel)) == 4
+  assert len(_convolutions(conv, image, kernel)) == 0
+  for platform in ("cuda", "tpu"):
+    (op,) = _convolutions(deconv, x, kernel, platform=platform)
+    assert "lhs_dilate = [2, 2]" in op
+    assert len(_convolutions(conv, image, kernel, platform=platform)) == 1
+  # The private hook forces either form; values agree.
+  want = lax.conv_transpose(x, kernel, (2, 2), "SAME", dimension_numbers=DIMENSIONS)
+  for form, count in (("xla", 1), ("cpu", 4)):
+    with fast_conv._forced_form(form):  # read at trace time: trace a fresh function
+      fresh = lambda x, k: fast_conv.conv_transpose2d(x, k, strides=2)
+      assert len(_convolutions(fresh, x, kernel, platform="cuda")) == count
+      np.testing.assert_allclose(jax.jit(fresh)(x, kernel), want, rtol=1e-5, atol=1e-5)
+  with pytest.raises(ValueError, match="form"):
+    with fast_conv._forced_form("gpu"):
+      pass
 
-  def convolutions():
-    deconv = jax.jit(lambda x, k: fast_conv.conv_transpose2d(x, k, strides=2))
-    conv = jax.jit(lambda x, k: fast_conv.conv2d(x, k[:, :, :1], strides=2))
-    return [f.lower(a, kernel).as_text().count("stablehlo.convolution")
-            for f, a in ((deconv, x), (conv, image))]
 
-  assert convolutions() == [4, 0]  # CPU: by phases; im2col (a dot) for the image layer
-  monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-  assert convolutions() == [1, 1]
-  np.testing.assert_allclose(
-      fast_conv.conv_transpose2d(x, kernel, strides=2),
-      lax.conv_transpose(x, kernel, (2, 2), "SAME", dimension_numbers=DIMENSIONS),
-      rtol=1e-5, atol=1e-5)
+def test_computation_placed_on_a_cpu_device_takes_the_cpu_form():
+  device = jax.devices("cpu")[1]
+  x = jax.device_put(jnp.ones((2, 6, 6, 16)), device)
+  kernel = jax.device_put(jnp.ones((4, 4, 16, 16)), device)
+  f = jax.jit(lambda x, k: fast_conv.conv_transpose2d(x, k, strides=2))
+  assert f.lower(x, kernel).as_text().count("stablehlo.convolution") == 4  # phases
+  assert f(x, kernel).devices() == {device}

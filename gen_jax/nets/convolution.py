@@ -1,0 +1,231 @@
+"""`Conv` and `ConvTranspose`: the one convolution entry point of gen_jax's models.
+
+Same attributes, parameters (names, shapes, dtypes, initializers) and function as
+`flax.linen.Conv` / `flax.linen.ConvTranspose`, so weights move freely between them, plus
+nothing model code has to choose: each layer picks the fastest exact implementation by
+itself.
+
+* **Fast path** (`gen_jax.nets.fast_conv`): 2-D NHWC layers with one batch axis, float32
+  compute, no input/kernel dilation, one feature group, padding 'SAME', 'VALID', an int
+  or explicit (low, high) pairs, with or without a `mask`. On the CPU it computes
+  transposed convolutions by phases, their weight gradients by the adjoint, the input
+  gradients of strided convolutions by phases and the 1-channel image layers by im2col
+  (measured gains in fast_conv's docstring); elsewhere it is XLA's own convolution.
+  The choice between the two is made when a jit is lowered, for the platform it runs on
+  (`lax.platform_dependent`), not from `jax.default_backend()`.
+* **Everything else** (dilations, feature groups, 'CIRCULAR' / 'REFLECT' / 'CAUSAL'
+  padding, other spatial ranks or several batch axes, bfloat16 or other compute dtypes)
+  is computed by flax.linen's own module on this layer's parameters: exactly Flax.
+
+All paths support reverse mode (any order), forward mode (`jax.jvp`, `jax.jacfwd`) and
+`vmap`.
+
+Dtypes follow flax.linen: parameters are stored in `param_dtype`; the input, masked kernel
+and bias are promoted to `dtype` (or, if None, to their common type).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from flax.linen import dtypes as flax_dtypes
+from flax.linen import linear as flax_linear
+
+from gen_jax.nets import fast_conv
+
+Array = jax.Array
+Initializer = Callable[..., Array]
+
+# Private hook (benchmarks, tests): while set, every layer is computed by flax.linen's own
+# module, i.e. XLA's own convolutions. Read when a layer is traced. See
+# `_xla_convolutions`.
+_FORCE_XLA = False
+
+
+@contextlib.contextmanager
+def _xla_convolutions():
+  """Private: layers traced inside this context use flax.linen's Conv/ConvTranspose.
+
+  For benchmarks/bench_dcgan.py's "plain flax.linen convs" baseline and for tests; model
+  code never uses it. Only tracing is affected: trace (call a fresh jit) inside it.
+  """
+  global _FORCE_XLA
+  previous, _FORCE_XLA = _FORCE_XLA, True
+  try:
+    yield
+  finally:
+    _FORCE_XLA = previous
+
+
+def _tuple(value, n: int, name: str) -> tuple[int, ...]:
+  if value is None:
+    value = 1
+  if isinstance(value, int):
+    return (value,) * n
+  value = tuple(value)
+  if len(value) != n:
+    raise ValueError(f"{name} must be an int or {n} ints (one per spatial axis), got "
+                     f"{value}.")
+  return value
+
+
+def _check_input(module: nn.Module, x: Array, kernel_size: tuple[int, ...]) -> None:
+  if x.ndim < len(kernel_size) + 1:
+    raise ValueError(
+        f"{type(module).__name__} with kernel_size {kernel_size} expects x "
+        f"[batch..., {len(kernel_size)} spatial axes, C] (e.g. [N, H, W, C]), got shape "
+        f"{x.shape}.")
+
+
+def _check_mask(mask: Array | None, kernel_shape: tuple[int, ...], layout: str) -> None:
+  if mask is not None and tuple(mask.shape) != tuple(kernel_shape):
+    raise ValueError(f"mask must have the kernel's shape {tuple(kernel_shape)} "
+                     f"({layout}), got {tuple(mask.shape)}.")
+
+
+def _fast_padding(padding) -> Any:
+  """Padding fast_conv takes ('SAME', 'VALID', ((lo, hi), (lo, hi))), or None."""
+  padding = flax_linear.canonicalize_padding(padding, 2)
+  if isinstance(padding, str):
+    return padding if padding in ("SAME", "VALID") else None
+  return tuple(tuple(pair) for pair in padding)
+
+
+def _fast_dtype(*arrays, dtype) -> bool:
+  """Whether the compute dtype (Flax's promotion) is float32, the measured case."""
+  arrays = [a for a in arrays if a is not None]
+  compute = dtype if dtype is not None else jnp.result_type(*arrays)
+  return jnp.dtype(compute) == jnp.float32
+
+
+class _ConvBase(nn.Module):
+  features: int
+  kernel_size: int | Sequence[int]
+  padding: Any = "SAME"
+  kernel_dilation: None | int | Sequence[int] = 1
+  use_bias: bool = True
+  mask: Array | None = None
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+  precision: Any = None
+  kernel_init: Initializer = nn.linear.default_kernel_init
+  bias_init: Initializer = nn.initializers.zeros_init()
+
+  def _flax_module(self, cls, fields: Sequence[str]) -> nn.Module:
+    return cls(**{name: getattr(self, name) for name in fields}, parent=None)
+
+  def _finish(self, y: Array, bias: Array | None) -> Array:
+    if bias is not None:
+      y = y + bias
+    return y
+
+
+class Conv(_ConvBase):
+  """`flax.linen.Conv` (same attributes and parameters), fast where exact.
+
+  Attributes (flax.linen.Conv's): features; kernel_size; strides; padding ('SAME',
+  'VALID', 'CIRCULAR', 'REFLECT', 'CAUSAL', an int or (low, high) pairs); input_dilation;
+  kernel_dilation; feature_group_count; use_bias; mask (an array of the kernel's shape
+  [*kernel_size, C / feature_group_count, features], multiplied into the kernel before
+  use: masked convolutions as in PixelCNN); dtype (compute); param_dtype (storage);
+  precision; kernel_init; bias_init.
+
+  Call: x [batch..., *spatial, C] -> [batch..., *spatial', features].
+  """
+  strides: None | int | Sequence[int] = 1
+  input_dilation: None | int | Sequence[int] = 1
+  feature_group_count: int = 1
+
+  _FIELDS = ("features", "kernel_size", "strides", "padding", "input_dilation",
+             "kernel_dilation", "feature_group_count", "use_bias", "mask", "dtype",
+             "param_dtype", "precision", "kernel_init", "bias_init")
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    kernel_size = _tuple(self.kernel_size, 1 if isinstance(self.kernel_size, int)
+                         else len(self.kernel_size), "kernel_size")
+    _check_input(self, x, kernel_size)
+    n = len(kernel_size)
+    if x.shape[-1] % self.feature_group_count:
+      raise ValueError(f"x's {x.shape[-1]} channels must be divisible by "
+                       f"feature_group_count={self.feature_group_count}.")
+    kernel_shape = kernel_size + (x.shape[-1] // self.feature_group_count, self.features)
+    _check_mask(self.mask, kernel_shape, "[*kernel_size, C / feature_group_count, "
+                "features]")
+    kernel = self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype)
+    bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+            if self.use_bias else None)
+    padding = _fast_padding(self.padding) if n == 2 else None
+    fast = (not _FORCE_XLA and x.ndim == 4 and n == 2 and padding is not None
+            and self.feature_group_count == 1
+            and _tuple(self.input_dilation, n, "input_dilation") == (1, 1)
+            and _tuple(self.kernel_dilation, n, "kernel_dilation") == (1, 1)
+            and _fast_dtype(x, kernel, bias, dtype=self.dtype))
+    if not fast:
+      params = {"kernel": kernel, **({"bias": bias} if bias is not None else {})}
+      return self._flax_module(nn.Conv, self._FIELDS).apply({"params": params}, x)
+    if self.mask is not None:
+      kernel = kernel * self.mask
+    x, kernel, bias = flax_dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    y = fast_conv.conv2d(x, kernel, strides=_tuple(self.strides, 2, "strides"),
+                         padding=padding, precision=self.precision)
+    return self._finish(y, bias)
+
+
+class ConvTranspose(_ConvBase):
+  """`flax.linen.ConvTranspose` (same attributes and parameters), fast where exact.
+
+  Attributes (flax.linen.ConvTranspose's): features; kernel_size; strides; padding
+  ('SAME', 'VALID', 'CIRCULAR', an int or (low, high) pairs of the stride-dilated input,
+  as in `lax.conv_transpose`); kernel_dilation; use_bias; mask (an array of the kernel's
+  shape, multiplied into it before use); dtype; param_dtype; precision; kernel_init;
+  bias_init; transpose_kernel (kernel [*kernel_size, features, C], flipped: the
+  gradient of a Conv with that kernel).
+
+  Call: x [batch..., *spatial, C] -> [batch..., *spatial', features].
+  """
+  strides: None | int | Sequence[int] = None
+  transpose_kernel: bool = False
+
+  _FIELDS = ("features", "kernel_size", "strides", "padding", "kernel_dilation", "use_bias",
+             "mask", "dtype", "param_dtype", "precision", "kernel_init", "bias_init",
+             "transpose_kernel")
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    kernel_size = _tuple(self.kernel_size, 1 if isinstance(self.kernel_size, int)
+                         else len(self.kernel_size), "kernel_size")
+    _check_input(self, x, kernel_size)
+    n = len(kernel_size)
+    if self.transpose_kernel:
+      kernel_shape, layout = kernel_size + (self.features, x.shape[-1]), "[*kernel_size, " \
+          "features, C] (transpose_kernel=True)"
+    else:
+      kernel_shape, layout = kernel_size + (x.shape[-1], self.features), "[*kernel_size, " \
+          "C, features]"
+    _check_mask(self.mask, kernel_shape, layout)
+    kernel = self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype)
+    bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+            if self.use_bias else None)
+    padding = _fast_padding(self.padding) if n == 2 else None
+    fast = (not _FORCE_XLA and x.ndim == 4 and n == 2 and padding is not None
+            and _tuple(self.kernel_dilation, n, "kernel_dilation") == (1, 1)
+            and _fast_dtype(x, kernel, bias, dtype=self.dtype))
+    if not fast:
+      params = {"kernel": kernel, **({"bias": bias} if bias is not None else {})}
+      return self._flax_module(nn.ConvTranspose, self._FIELDS).apply({"params": params}, x)
+    if self.mask is not None:
+      kernel = kernel * self.mask
+    x, kernel, bias = flax_dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    if self.transpose_kernel:  # lax.conv_transpose flips the kernel and swaps its I/O
+      kernel = jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2)
+    y = fast_conv.conv_transpose2d(x, kernel, strides=_tuple(self.strides, 2, "strides"),
+                                   padding=padding, precision=self.precision)
+    return self._finish(y, bias)
+
+
+__all__ = ["Conv", "ConvTranspose"]
