@@ -139,7 +139,7 @@ def check_key(name: str, key: Any, *, batched: bool = False) -> Any:
       expected = ("a PRNG key: jax.random.key(seed) (shape ()) or a legacy "
                   "jax.random.PRNGKey(seed) (uint32, shape (2,))")
     dtype = getattr(key, "dtype", None)
-    got = (f"a {type(key).__name__}" if dtype is None
+    got = (f"a non-array {type(key).__name__}" if dtype is None
            else f"dtype {dtype}, shape {_shape(key)}")
     raise ArgumentError(name, f"{name} must be {expected}, got {got}")
   return typed
@@ -154,7 +154,8 @@ def check_dtype(name: str, x: Any, kind: str) -> None:
            "bool": lambda d: d == jnp.bool_,
            "key": lambda d: jnp.issubdtype(d, jax.dtypes.prng_key)}
   if dtype is None or not tests[kind](dtype):
-    raise ArgumentError(name, f"{name} must have a {kind} dtype, got {dtype}")
+    article = "an" if kind[0] in "aeiou" else "a"
+    raise ArgumentError(name, f"{name} must have {article} {kind} dtype, got {dtype}")
 
 
 def check_int(name: str, value: Any, *, low: int | None = None,

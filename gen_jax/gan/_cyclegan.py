@@ -18,6 +18,7 @@ import optax
 
 from gen_jax import losses
 from gen_jax import random
+from gen_jax import validation
 from gen_jax.training import minimize
 from gen_jax.training import TrainState
 
@@ -73,8 +74,7 @@ def cyclegan_init(model: CycleGAN, key: Array) -> TrainState:
 
 def translate(model: CycleGAN, state: TrainState, x: Array, *, to: str) -> Array:
   """G(x) for to='y', F(y) for to='x'."""
-  if to not in ("x", "y"):
-    raise ValueError(f"to must be 'x' or 'y', got {to!r}")
+  validation.check_choice("to", to, ("x", "y"))
   name = "g_xy" if to == "y" else "g_yx"
   return getattr(model, name).apply({"params": state.eval_params(name)}, x, train=False)
 

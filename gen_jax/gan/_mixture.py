@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gen_jax import validation
+
 Array = jax.Array
 
 
@@ -30,7 +32,7 @@ def ring_of_gaussians(key: Array, num: int, *, num_modes: int = 8, radius: float
   Returns:
     (points [num, 2] float32, mode index [num] int32).
   """
-  k_mode, k_noise = jax.random.split(key)
+  k_mode, k_noise = jax.random.split(validation.check_key("key", key))
   mode = jax.random.randint(k_mode, (num,), 0, num_modes, dtype=jnp.int32)
   centres = ring_modes(num_modes=num_modes, radius=radius)[mode]
   return centres + std * jax.random.normal(k_noise, (num, 2), jnp.float32), mode
@@ -53,8 +55,8 @@ def mode_coverage(samples: Array, modes: Array, *, std: float, num_sigmas: float
     {'modes_covered': int, 'high_quality_fraction': float, 'mode_fractions': [M] floats}.
   """
   samples, modes = np.asarray(samples, np.float64), np.asarray(modes, np.float64)
-  if samples.ndim != 2 or samples.shape[1] != modes.shape[1]:
-    raise ValueError(f"samples must be [N, {modes.shape[1]}], got shape {samples.shape}")
+  validation.check_rank("modes", modes, 2, "[M, D]")
+  validation.check_shape("samples", samples, (None, modes.shape[1]))
   dist = np.linalg.norm(samples[:, None, :] - modes[None, :, :], axis=-1)  # [N, M]
   nearest = dist.argmin(-1)
   close = dist.min(-1) <= num_sigmas * std

@@ -169,10 +169,11 @@ def gan_init(game: GANGame, key: Array) -> TrainState:
   d_params, d_coll = split_variables(game.discriminator.init({"params": k_d}, x, labels,
                                                              train=False))
   if game.loss in PENALIZED_LOSSES and d_coll:
-    raise ValueError(
-        f"loss={game.loss!r} penalizes per-example input gradients of the critic, but the "
-        f"discriminator has collections {sorted(d_coll)} (batch norm mixes the examples of "
-        "a batch); build it without batch norm, as Gulrajani et al. (2017) prescribe")
+    raise validation.ArgumentError(
+        "discriminator", f"loss={game.loss!r} penalizes per-example input gradients of the "
+        f"critic, so the discriminator must have no collections besides params, got "
+        f"{sorted(d_coll)} (batch norm mixes the examples of a batch); build it without batch "
+        "norm, as Gulrajani et al. (2017) prescribe")
   if game.loss == "wasserstein":
     d_params = clip_params(d_params, game.clip)
   extra = {"g": g_coll, "d": d_coll}
