@@ -63,7 +63,7 @@ def _per_example(loss_fn, *scores: Array, **kw) -> Array:
 def cyclegan_init(model: CycleGAN, key: Array) -> TrainState:
   """State with parameter groups "g_xy", "g_yx" (translators) and "d_x", "d_y" (critics)."""
   x = jnp.zeros((2, *model.image_shape), jnp.float32)
-  keys = jax.random.split(random.as_key(key), 4)
+  keys = jax.random.split(validation.check_key("key", key), 4)
   names = TRANSLATORS + CRITICS
   params = {n: getattr(model, n).init({"params": k}, x, train=False)["params"]
             for n, k in zip(names, keys)}

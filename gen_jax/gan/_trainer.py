@@ -160,7 +160,7 @@ def _mean_abs(x: Array, y: Array) -> Array:
 
 def gan_init(game: GANGame, key: Array) -> TrainState:
   """Initial state: both players' variables, optimizer states, k₀ = 0 for BEGAN."""
-  k_g, k_d = jax.random.split(random.as_key(key))
+  k_g, k_d = jax.random.split(validation.check_key("key", key))
   z = jnp.zeros((2, game.latent_dim), jnp.float32)
   x = jnp.zeros((2, *game.data_shape), jnp.float32)
   labels = jnp.zeros((2,), jnp.int32) if game.conditional else None
@@ -327,7 +327,7 @@ def gan_step(game: GANGame, state: TrainState, batch: Any, key: Array
     raise validation.ArgumentError(
         "batch", f"batch must have a leading axis d_steps={game.d_steps} (the loop's "
         f"batches_per_step), got leading sizes {sorted(leading)}")
-  k_d, k_g, k_unroll = jax.random.split(random.as_key(key), 3)
+  k_d, k_g, k_unroll = jax.random.split(validation.check_key("key", key), 3)
   reuse_fakes = game.unroll_steps == 0 and not game.fresh_generator_noise
   g_params, g_extra = state.params["g"], state.extra["g"]
 
