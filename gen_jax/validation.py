@@ -77,6 +77,74 @@ def check_leading(names: Sequence[str], arrays: Sequence[Any]) -> int:
   return sizes[0]
 
 
+def check_min_rank(name: str, x: Any, min_ndim: int, expected: str) -> None:
+  """`x` has at least `min_ndim` axes; `expected` spells the shape, e.g. '[B, ...]'."""
+  shape = _shape(x)
+  if shape is None or len(shape) < min_ndim:
+    raise ArgumentError(name, f"{name} must have shape {expected} (at least {min_ndim} axes), "
+                        f"got {_describe(x)}")
+
+
+def check_rows(name: str, x: Any, min_rows: int, expected: str = "[N, ...]") -> None:
+  """`x` has at least `min_rows` entries along its leading axis (`expected` spells its shape,
+  whose first letter names that axis)."""
+  shape = _shape(x)
+  if shape is None or len(shape) < 1 or shape[0] < min_rows:
+    axis = expected.strip("[").split(",")[0].strip() or "N"
+    raise ArgumentError(name, f"{name} must have at least {min_rows} rows (shape {expected}, "
+                        f"{axis} >= {min_rows}), got {_describe(x)}")
+
+
+def check_trailing(names: Sequence[str], arrays: Sequence[Any],
+                   what: str = "last (feature) axis") -> int:
+  """All `arrays` have the same size along their last axis; returns it."""
+  sizes = [_shape(a)[-1] if _shape(a) else None for a in arrays]
+  if None in sizes or len(set(sizes)) != 1:
+    detail = ", ".join(f"{n}: {_shape(a)}" for n, a in zip(names, arrays))
+    raise ArgumentError(names[0], f"{' and '.join(names)} must share their {what}, got "
+                        f"{detail}")
+  return sizes[0]
+
+
+def check_broadcastable(name: str, x: Any, target_name: str,
+                        target_shape: Sequence[int]) -> None:
+  """`x` broadcasts to `target_shape` (the shape of the argument `target_name`)."""
+  shape = _shape(x)
+  target_shape = tuple(target_shape)
+  ok = shape is not None
+  if ok:
+    try:
+      ok = np.broadcast_shapes(shape, target_shape) == target_shape
+    except ValueError:
+      ok = False
+  if not ok:
+    raise ArgumentError(name, f"{name} must broadcast to the shape of {target_name} "
+                        f"{target_shape}, got {_describe(x)}")
+
+
+def check_key(name: str, key: Any, *, batched: bool = False) -> Any:
+  """One PRNG key of either kind, returned as a typed key: a typed key of shape ()
+  (`jax.random.key(seed)`) or a legacy uint32 key of shape (2,) (`jax.random.PRNGKey(seed)`).
+  With `batched`, [B] keys instead (legacy: uint32 [B, 2], e.g. per-example keys)."""
+  from gen_jax import random  # pylint: disable=g-import-not-at-top
+  try:
+    typed = random.as_key(key, name=name)
+  except ValueError:
+    typed = None
+  if typed is None or typed.ndim != (1 if batched else 0):
+    if batched:
+      expected = ("[B] PRNG keys: typed keys of shape [B] (jax.random.split(key, B)) or legacy "
+                  "uint32 keys of shape [B, 2]")
+    else:
+      expected = ("a PRNG key: jax.random.key(seed) (shape ()) or a legacy "
+                  "jax.random.PRNGKey(seed) (uint32, shape (2,))")
+    dtype = getattr(key, "dtype", None)
+    got = (f"a non-array {type(key).__name__}" if dtype is None
+           else f"dtype {dtype}, shape {_shape(key)}")
+    raise ArgumentError(name, f"{name} must be {expected}, got {got}")
+  return typed
+
+
 def check_dtype(name: str, x: Any, kind: str) -> None:
   """`x`'s dtype is of `kind`: 'float', 'int', 'bool' or 'key' (a typed PRNG key)."""
   import jax  # pylint: disable=g-import-not-at-top
@@ -86,7 +154,8 @@ def check_dtype(name: str, x: Any, kind: str) -> None:
            "bool": lambda d: d == jnp.bool_,
            "key": lambda d: jnp.issubdtype(d, jax.dtypes.prng_key)}
   if dtype is None or not tests[kind](dtype):
-    raise ArgumentError(name, f"{name} must have a {kind} dtype, got {dtype}")
+    article = "an" if kind[0] in "aeiou" else "a"
+    raise ArgumentError(name, f"{name} must have {article} {kind} dtype, got {dtype}")
 
 
 def check_int(name: str, value: Any, *, low: int | None = None,

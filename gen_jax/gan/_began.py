@@ -4,14 +4,15 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from gen_jax import validation
+
 Array = chex.Array
 
 
 def _check(real_recon: Array, fake_recon: Array) -> None:
-  for name, x in (("real_recon", real_recon), ("fake_recon", fake_recon)):
-    if x.ndim != 1:
-      raise ValueError(f"{name} must be per-example losses of shape [B], got shape "
-                       f"{x.shape}.")
+  # The two batches may differ in size: each is [B] on its own.
+  validation.check_rank("real_recon", real_recon, 1, "[B] (per-example losses)")
+  validation.check_rank("fake_recon", fake_recon, 1, "[B] (per-example losses)")
 
 
 def began_k_update(k: Array, real_recon: Array, fake_recon: Array, *, gamma: float,

@@ -20,6 +20,7 @@ import optax
 
 from gen_jax import losses
 from gen_jax import random
+from gen_jax import validation
 from gen_jax.gan._trainer import sample_latent
 from gen_jax.nets.variables import apply as apply_player
 from gen_jax.nets.variables import split_variables
@@ -54,7 +55,7 @@ class BiGAN:
 
 def bigan_init(model: BiGAN, key: Array) -> TrainState:
   """State with parameter groups "g" (generator), "e" (encoder), "d" (discriminator)."""
-  k_g, k_e, k_d = jax.random.split(random.as_key(key), 3)
+  k_g, k_e, k_d = jax.random.split(validation.check_key("key", key), 3)
   x = jnp.zeros((2, *model.image_shape), jnp.float32)
   z = jnp.zeros((2, model.latent_dim), jnp.float32)
   g_p, g_c = split_variables(model.generator.init({"params": k_g}, z, None, train=False))
@@ -89,7 +90,7 @@ def bigan_step(model: BiGAN, state: TrainState, batch: dict[str, Array], key: Ar
     (state, metrics) with 'loss' = the discriminator loss.
   """
   x = batch["image"] if model.preprocess is None else model.preprocess(batch["image"])
-  k_d, k_g = jax.random.split(random.as_key(key))
+  k_d, k_g = jax.random.split(validation.check_key("key", key))
   extra = state.extra
 
   def pairs(ge_params, d_params, d_coll, z):

@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gen_jax import validation
+
 
 def clip_params(params: chex.ArrayTree, clip: float) -> chex.ArrayTree:
   """Clamps every leaf of `params` to [−clip, clip] (the WGAN critic's compact set W).
@@ -14,8 +16,7 @@ def clip_params(params: chex.ArrayTree, clip: float) -> chex.ArrayTree:
   Apply to the critic's params only (e.g. `variables["params"]`; batch statistics are
   not weights). Use `optax.masked` / a sub-tree to exclude leaves.
   """
-  if clip <= 0:
-    raise ValueError(f"clip must be positive, got {clip}.")
+  validation.check_number("clip", clip, low=0.0, low_inclusive=False)
   return jax.tree.map(lambda p: jnp.clip(p, -clip, clip), params)
 
 
@@ -40,8 +41,7 @@ def weight_clipping(clip: float) -> optax.GradientTransformation:
   Returns:
     an `optax.GradientTransformation`; `update(updates, state, params)` requires params.
   """
-  if clip <= 0:
-    raise ValueError(f"clip must be positive, got {clip}.")
+  validation.check_number("clip", clip, low=0.0, low_inclusive=False)
 
   def init_fn(params):
     del params
@@ -60,8 +60,9 @@ def weight_clipping(clip: float) -> optax.GradientTransformation:
 
   def update_fn(updates, state, params=None):
     if params is None:
-      raise ValueError("weight_clipping needs params: call "
-                       "`update(updates, state, params)`.")
+      raise validation.ArgumentError(
+          "params", "weight_clipping needs params: call `update(updates, state, params)`, "
+          "got params=None")
     return jax.tree.map(leaf_update, updates, params), state
 
   return optax.GradientTransformation(init_fn, update_fn)

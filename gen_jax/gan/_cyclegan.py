@@ -18,6 +18,7 @@ import optax
 
 from gen_jax import losses
 from gen_jax import random
+from gen_jax import validation
 from gen_jax.training import minimize
 from gen_jax.training import TrainState
 
@@ -62,7 +63,7 @@ def _per_example(loss_fn, *scores: Array, **kw) -> Array:
 def cyclegan_init(model: CycleGAN, key: Array) -> TrainState:
   """State with parameter groups "g_xy", "g_yx" (translators) and "d_x", "d_y" (critics)."""
   x = jnp.zeros((2, *model.image_shape), jnp.float32)
-  keys = jax.random.split(random.as_key(key), 4)
+  keys = jax.random.split(validation.check_key("key", key), 4)
   names = TRANSLATORS + CRITICS
   params = {n: getattr(model, n).init({"params": k}, x, train=False)["params"]
             for n, k in zip(names, keys)}
@@ -73,8 +74,7 @@ def cyclegan_init(model: CycleGAN, key: Array) -> TrainState:
 
 def translate(model: CycleGAN, state: TrainState, x: Array, *, to: str) -> Array:
   """G(x) for to='y', F(y) for to='x'."""
-  if to not in ("x", "y"):
-    raise ValueError(f"to must be 'x' or 'y', got {to!r}")
+  validation.check_choice("to", to, ("x", "y"))
   name = "g_xy" if to == "y" else "g_yx"
   return getattr(model, name).apply({"params": state.eval_params(name)}, x, train=False)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from gen_jax import validation
 from gen_jax.data import ring_modes  # pylint: disable=unused-import
 from gen_jax.data import ring_of_gaussians  # pylint: disable=unused-import
 
@@ -32,8 +33,8 @@ def mode_coverage(samples: Array, modes: Array, *, std: float, num_sigmas: float
     {'modes_covered': int, 'high_quality_fraction': float, 'mode_fractions': [M] floats}.
   """
   samples, modes = np.asarray(samples, np.float64), np.asarray(modes, np.float64)
-  if samples.ndim != 2 or samples.shape[1] != modes.shape[1]:
-    raise ValueError(f"samples must be [N, {modes.shape[1]}], got shape {samples.shape}")
+  validation.check_rank("modes", modes, 2, "[M, D]")
+  validation.check_shape("samples", samples, (None, modes.shape[1]))
   dist = np.linalg.norm(samples[:, None, :] - modes[None, :, :], axis=-1)  # [N, M]
   nearest = dist.argmin(-1)
   close = dist.min(-1) <= num_sigmas * std

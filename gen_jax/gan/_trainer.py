@@ -163,7 +163,7 @@ def _mean_abs(x: Array, y: Array) -> Array:
 
 def gan_init(game: GANGame, key: Array) -> TrainState:
   """Initial state: both players' variables, optimizer states, k₀ = 0 for BEGAN."""
-  k_g, k_d = jax.random.split(random.as_key(key))
+  k_g, k_d = jax.random.split(validation.check_key("key", key))
   z = jnp.zeros((2, game.latent_dim), jnp.float32)
   x = jnp.zeros((2, *game.data_shape), jnp.float32)
   labels = jnp.zeros((2,), jnp.int32) if game.conditional else None
@@ -172,10 +172,11 @@ def gan_init(game: GANGame, key: Array) -> TrainState:
   d_params, d_coll = split_variables(game.discriminator.init({"params": k_d}, x, labels,
                                                              train=False))
   if game.loss in PENALIZED_LOSSES and d_coll:
-    raise ValueError(
-        f"loss={game.loss!r} penalizes per-example input gradients of the critic, but the "
-        f"discriminator has collections {sorted(d_coll)} (batch norm mixes the examples of "
-        "a batch); build it without batch norm, as Gulrajani et al. (2017) prescribe")
+    raise validation.ArgumentError(
+        "discriminator", f"loss={game.loss!r} penalizes per-example input gradients of the "
+        f"critic, so the discriminator must have no collections besides params, got "
+        f"{sorted(d_coll)} (batch norm mixes the examples of a batch); build it without batch "
+        "norm, as Gulrajani et al. (2017) prescribe")
   if game.loss == "wasserstein":
     d_params = clip_params(d_params, game.clip)
   extra = {"g": g_coll, "d": d_coll}
@@ -329,7 +330,7 @@ def gan_step(game: GANGame, state: TrainState, batch: Any, key: Array
     raise validation.ArgumentError(
         "batch", f"batch must have a leading axis d_steps={game.d_steps} (the loop's "
         f"batches_per_step), got leading sizes {sorted(leading)}")
-  k_d, k_g, k_unroll = jax.random.split(random.as_key(key), 3)
+  k_d, k_g, k_unroll = jax.random.split(validation.check_key("key", key), 3)
   reuse_fakes = game.unroll_steps == 0 and not game.fresh_generator_noise
   g_params, g_extra = state.params["g"], state.extra["g"]
 

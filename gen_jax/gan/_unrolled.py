@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gen_jax import validation
+
 Array = chex.Array
 Params = chex.ArrayTree
 # d_loss_fn(d_params, g_params, batch, key) -> scalar (batch-mean discriminator loss)
@@ -59,18 +61,17 @@ def unrolled_generator_loss(key: chex.PRNGKey, g_params: Params, d_params: Param
     "d_params" and "d_opt_state" (after the first step; the inputs unchanged when
     K = 0, in which case the trainer must take its own D step).
   """
-  if not isinstance(unroll_steps, int) or unroll_steps < 0:
-    raise ValueError(f"unroll_steps must be a non-negative Python int, got "
-                     f"{unroll_steps!r}.")
-  g_key, d_key = jax.random.split(key)
+  unroll_steps = validation.check_int("unroll_steps", unroll_steps, low=0)
+  g_key, d_key = jax.random.split(validation.check_key("key", key))
   if unroll_steps == 0:
     aux = {"d_loss": jnp.zeros(()), "d_params": d_params, "d_opt_state": d_opt_state}
     return g_loss_fn(g_params, d_params, g_key), aux
 
   leading = {x.shape[0] for x in jax.tree.leaves(d_batches)}
   if leading != {unroll_steps}:
-    raise ValueError(f"every leaf of d_batches must have leading axis unroll_steps="
-                     f"{unroll_steps}, got leading sizes {sorted(leading)}.")
+    raise validation.ArgumentError(
+        "d_batches", f"every leaf of d_batches must have leading axis unroll_steps="
+        f"{unroll_steps}, got leading sizes {sorted(leading)}")
   step_keys = jax.random.split(d_key, unroll_steps)
 
   def d_step(carry, inputs):

@@ -23,6 +23,7 @@ import optax
 
 from gen_jax import losses
 from gen_jax import random
+from gen_jax import validation
 from gen_jax.gan._trainer import sample_latent
 from gen_jax.nets.variables import apply as apply_player
 from gen_jax.nets.variables import split_variables
@@ -60,7 +61,7 @@ class VAEGAN:
 
 def vaegan_init(model: VAEGAN, key: Array) -> TrainState:
   """State with parameter groups "e" (encoder), "g" (decoder) and "d" (discriminator)."""
-  k_e, k_g, k_d = jax.random.split(random.as_key(key), 3)
+  k_e, k_g, k_d = jax.random.split(validation.check_key("key", key), 3)
   x = jnp.zeros((2, *model.image_shape), jnp.float32)
   z = jnp.zeros((2, model.latent_dim), jnp.float32)
   e_p, e_c = split_variables(model.encoder.init({"params": k_e}, x, train=False))
@@ -95,7 +96,7 @@ def vaegan_step(model: VAEGAN, state: TrainState, batch: dict[str, Array], key: 
   """
   x = batch["image"] if model.preprocess is None else model.preprocess(batch["image"])
   b = x.shape[0]
-  k_eps, k_p = jax.random.split(random.as_key(key))
+  k_eps, k_p = jax.random.split(validation.check_key("key", key))
   z_p = sample_latent(k_p, b, model.latent_dim)
   extra = state.extra
   eg_params = {"e": state.params["e"], "g": state.params["g"]}

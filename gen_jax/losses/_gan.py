@@ -13,34 +13,26 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from gen_jax import validation
+
 Array = chex.Array
 CriticFn = Callable[[Array], Array]
 
 
-def _check_batch_vector(name: str, x: Array) -> None:
-  if x.ndim != 1:
-    raise ValueError(
-        f"{name} must be per-example scores of shape [B], got shape {x.shape}; "
-        "squeeze a trailing [B, 1] axis first.")
+_PER_EXAMPLE = "[B] (per-example scores; squeeze a trailing [B, 1] axis first)"
 
 
-def _check_pair(name_a: str, a: Array, name_b: str, b: Array) -> None:
-  _check_batch_vector(name_a, a)
-  _check_batch_vector(name_b, b)
-  if a.shape != b.shape:
-    raise ValueError(f"{name_a} and {name_b} must have the same shape [B], got "
-                     f"{a.shape} and {b.shape}.")
+def _check_score_pair(names: tuple[str, str], arrays: tuple[Array, Array]) -> None:
+  """Both arrays are [B] per-example scores of one shape."""
+  for name, x in zip(names, arrays):
+    validation.check_rank(name, x, 1, _PER_EXAMPLE)
+  validation.check_same_shape(names, arrays)
 
 
-def _check_unit_interval(name: str, value: float) -> None:
-  """A Python-number hyperparameter in [0, 1); traced values are not checked."""
-  if isinstance(value, (int, float)) and not 0.0 <= value < 1.0:
-    raise ValueError(f"{name} must be in [0, 1), got {value!r}.")
-
-
-def _check_target(target: float) -> None:
-  if isinstance(target, (int, float)) and target < 0:
-    raise ValueError(f"target must be a gradient norm >= 0, got {target!r}.")
+def _check_static_number(name: str, value, **interval) -> None:
+  """A Python-number hyperparameter in the interval; traced values are not checked."""
+  if isinstance(value, (int, float)):
+    validation.check_number(name, value, **interval)
 
 
 # ----------------------------------------------------------------------------
@@ -71,8 +63,9 @@ def minimax_discriminator_loss(real_logits: Array, fake_logits: Array, *,
   Returns:
     [B] per-example loss, ≥ 0 (≥ the binary entropy of 1 − α when α > 0).
   """
-  _check_pair("real_logits", real_logits, "fake_logits", fake_logits)
-  _check_unit_interval("label_smoothing", label_smoothing)
+  _check_score_pair(("real_logits", "fake_logits"), (real_logits, fake_logits))
+  _check_static_number("label_smoothing", label_smoothing, low=0.0, high=1.0,
+                       high_inclusive=False)
   # Cross-entropy with the soft target 1 − α, both logs in the stable softplus form
   # (α = 0 gives exactly −log σ(l): the second product is 0 for any finite logit).
   alpha = label_smoothing
@@ -92,7 +85,7 @@ def minimax_generator_loss(fake_logits: Array) -> Array:
   Returns:
     [B] per-example cost, ≤ 0.
   """
-  _check_batch_vector("fake_logits", fake_logits)
+  validation.check_rank("fake_logits", fake_logits, 1, _PER_EXAMPLE)
   return jax.nn.log_sigmoid(-fake_logits)
 
 
@@ -108,7 +101,7 @@ def non_saturating_generator_loss(fake_logits: Array) -> Array:
   Returns:
     [B] per-example cost, ≥ 0.
   """
-  _check_batch_vector("fake_logits", fake_logits)
+  validation.check_rank("fake_logits", fake_logits, 1, _PER_EXAMPLE)
   return -jax.nn.log_sigmoid(fake_logits)
 
 
@@ -143,7 +136,7 @@ def maximum_likelihood_generator_loss(fake_logits: Array, *,
   Returns:
     [B] per-example cost, < 0.
   """
-  _check_batch_vector("fake_logits", fake_logits)
+  validation.check_rank("fake_logits", fake_logits, 1, _PER_EXAMPLE)
   clipped = jnp.minimum(fake_logits, max_logit)
   exp_clipped = jnp.exp(clipped)
   # Tangent continuation: e^m·(1 + (l − m)) for l > m; the second term is 0 for l ≤ m.
@@ -168,7 +161,7 @@ def least_squares_discriminator_loss(real_outputs: Array, fake_outputs: Array, *
   Returns:
     [B] per-example loss.
   """
-  _check_pair("real_outputs", real_outputs, "fake_outputs", fake_outputs)
+  _check_score_pair(("real_outputs", "fake_outputs"), (real_outputs, fake_outputs))
   return 0.5 * (real_outputs - real_target)**2 + 0.5 * (fake_outputs - fake_target)**2
 
 
@@ -180,7 +173,7 @@ def least_squares_generator_loss(fake_outputs: Array, *, target: float = 1.0) ->
   Returns:
     [B] per-example loss.
   """
-  _check_batch_vector("fake_outputs", fake_outputs)
+  validation.check_rank("fake_outputs", fake_outputs, 1, _PER_EXAMPLE)
   return 0.5 * (fake_outputs - target)**2
 
 
@@ -203,7 +196,7 @@ def hinge_discriminator_loss(real_logits: Array, fake_logits: Array) -> Array:
   Returns:
     [B] per-example loss, ≥ 0.
   """
-  _check_pair("real_logits", real_logits, "fake_logits", fake_logits)
+  _check_score_pair(("real_logits", "fake_logits"), (real_logits, fake_logits))
   return jax.nn.relu(1.0 - real_logits) + jax.nn.relu(1.0 + fake_logits)
 
 
@@ -218,7 +211,7 @@ def hinge_generator_loss(fake_logits: Array) -> Array:
   Returns:
     [B] per-example loss.
   """
-  _check_batch_vector("fake_logits", fake_logits)
+  validation.check_rank("fake_logits", fake_logits, 1, _PER_EXAMPLE)
   return -fake_logits
 
 
@@ -240,7 +233,7 @@ def wasserstein_critic_loss(real_scores: Array, fake_scores: Array) -> Array:
   Returns:
     [B] per-example loss.
   """
-  _check_pair("real_scores", real_scores, "fake_scores", fake_scores)
+  _check_score_pair(("real_scores", "fake_scores"), (real_scores, fake_scores))
   return fake_scores - real_scores
 
 
@@ -252,7 +245,7 @@ def wasserstein_generator_loss(fake_scores: Array) -> Array:
   Returns:
     [B] per-example loss.
   """
-  _check_batch_vector("fake_scores", fake_scores)
+  validation.check_rank("fake_scores", fake_scores, 1, _PER_EXAMPLE)
   return -fake_scores
 
 
@@ -262,9 +255,10 @@ def _per_example_input_grad_norm(critic_fn: CriticFn, x: Array) -> Array:
 
   def summed_scores(inputs):
     scores = critic_fn(inputs)
-    if scores.shape != (batch,):
-      raise ValueError(f"critic_fn must map a batch [B, ...] to scores of shape "
-                       f"[B]=({batch},), got shape {scores.shape}.")
+    if jnp.shape(scores) != (batch,):
+      raise validation.ArgumentError(
+          "critic_fn", f"critic_fn must map a batch [B, ...] to scores of shape "
+          f"[B]=({batch},), got shape {jnp.shape(scores)}")
     return jnp.sum(scores)
 
   # Because example i's score depends only on x_i, ∂(Σ_j f(x_j))/∂x_i = ∇f(x_i): one
@@ -328,11 +322,10 @@ def gradient_penalty(key: chex.PRNGKey, critic_fn: CriticFn, real: Array, fake: 
   Returns:
     [B] per-example penalty; multiply by λ (10 in the paper) and add to the critic loss.
   """
-  chex.assert_equal_shape([real, fake])
-  if real.ndim < 2:
-    raise ValueError(f"real must be a batch [B, ...] with at least 2 axes, got shape "
-                     f"{real.shape}.")
-  _check_target(target)
+  validation.check_min_rank("real", real, 2, "[B, ...]")
+  validation.check_same_shape(("real", "fake"), (real, fake))
+  _check_static_number("target", target, low=0.0)
+  key = validation.check_key("key", key)
   batch = real.shape[0]
   eps = jax.random.uniform(key, (batch,) + (1,) * (real.ndim - 1), dtype=real.dtype)
   x_hat = eps * real + (1.0 - eps) * fake
@@ -361,10 +354,9 @@ def dragan_penalty(key: chex.PRNGKey, critic_fn: CriticFn, real: Array, *,
   Returns:
     [B] per-example penalty; multiply by λ (10 in the paper) and add to D's loss.
   """
-  if real.ndim < 2:
-    raise ValueError(f"real must be a batch [B, ...] with at least 2 axes, got shape "
-                     f"{real.shape}.")
-  _check_target(target)
+  validation.check_min_rank("real", real, 2, "[B, ...]")
+  _check_static_number("target", target, low=0.0)
+  key = validation.check_key("key", key)
   u = jax.random.uniform(key, real.shape, dtype=real.dtype)
   x_hat = real + perturbation_scale * jnp.std(real) * u
   return _norm_penalty(_per_example_input_grad_norm(critic_fn, x_hat), target, one_sided)
@@ -389,10 +381,9 @@ def began_discriminator_loss(real_recon: Array, fake_recon: Array, k: Array) -> 
   Returns:
     [B] per-example loss.
   """
-  _check_pair("real_recon", real_recon, "fake_recon", fake_recon)
+  _check_score_pair(("real_recon", "fake_recon"), (real_recon, fake_recon))
   k = jnp.asarray(k)
-  if k.ndim != 0:
-    raise ValueError(f"k must be a scalar, got shape {k.shape}.")
+  validation.check_rank("k", k, 0, "[] (a scalar k_t)")
   return real_recon - jax.lax.stop_gradient(k) * fake_recon
 
 
@@ -404,5 +395,5 @@ def began_generator_loss(fake_recon: Array) -> Array:
   Returns:
     [B] per-example loss.
   """
-  _check_batch_vector("fake_recon", fake_recon)
+  validation.check_rank("fake_recon", fake_recon, 1, _PER_EXAMPLE)
   return fake_recon

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import math
 
-import chex
 import jax
 import jax.numpy as jnp
+
+from gen_jax import validation
 
 Array = jax.Array
 
@@ -26,15 +27,6 @@ def _flat(x: Array) -> Array:
   return x.reshape(x.shape[0], -1)
 
 
-def _require_same_shape(names: tuple[str, ...], arrays: tuple[Array, ...]) -> None:
-  shapes = [jnp.shape(a) for a in arrays]
-  if any(s != shapes[0] for s in shapes):
-    detail = ", ".join(f"{n}: {s}" for n, s in zip(names, shapes))
-    raise ValueError(f"{' and '.join(names)} must have equal shapes, got {detail}")
-  if len(shapes[0]) < 1:
-    raise ValueError(f"{names[0]} must have a batch axis, got a scalar")
-
-
 def gaussian_kl(mean: Array, log_var: Array) -> Array:
   """KL(N(mean, diag exp(log_var)) || N(0, I)), in closed form (Kingma & Welling 2014, App. B).
 
@@ -47,7 +39,7 @@ def gaussian_kl(mean: Array, log_var: Array) -> Array:
   Returns:
     [B] KL in nats.
   """
-  _require_same_shape(("mean", "log_var"), (mean, log_var))
+  validation.check_same_shape(("mean", "log_var"), (mean, log_var), batched=True)
   kl = 0.5 * (jnp.exp(log_var) + jnp.square(mean) - 1.0 - log_var)
   return _sum_per_example(kl)
 
@@ -55,7 +47,7 @@ def gaussian_kl(mean: Array, log_var: Array) -> Array:
 def gaussian_kl_per_dim(mean: Array, log_var: Array) -> Array:
   """Like `gaussian_kl` but keeps the latent axes: [B, ...] KL per dimension (for free bits
   and active-unit counts)."""
-  _require_same_shape(("mean", "log_var"), (mean, log_var))
+  validation.check_same_shape(("mean", "log_var"), (mean, log_var), batched=True)
   return 0.5 * (jnp.exp(log_var) + jnp.square(mean) - 1.0 - log_var)
 
 
@@ -72,7 +64,7 @@ def bernoulli_log_likelihood(x: Array, logits: Array) -> Array:
   Returns:
     [B] log-likelihood in nats (≤ 0 for binary x).
   """
-  _require_same_shape(("x", "logits"), (x, logits))
+  validation.check_same_shape(("x", "logits"), (x, logits), batched=True)
   x, logits = _flat(x), _flat(logits)
   return (x * logits - jax.nn.softplus(logits)).sum(-1)
 
@@ -89,13 +81,9 @@ def gaussian_log_likelihood(x: Array, mean: Array, log_var: Array | float = 0.0)
   Returns:
     [B] log-density in nats.
   """
-  _require_same_shape(("x", "mean"), (x, mean))
+  validation.check_same_shape(("x", "mean"), (x, mean), batched=True)
   log_var = jnp.asarray(log_var, x.dtype)
-  try:
-    jnp.broadcast_shapes(log_var.shape, x.shape)
-  except ValueError as e:
-    raise ValueError(f"log_var of shape {log_var.shape} does not broadcast to x of shape "
-                     f"{x.shape}") from e
+  validation.check_broadcastable("log_var", log_var, "x", x.shape)
   ll = -0.5 * (_LOG_2PI + log_var + jnp.square(x - mean) * jnp.exp(-log_var))
   return _sum_per_example(jnp.broadcast_to(ll, x.shape))
 
@@ -108,7 +96,7 @@ def iwae_bound(log_weights: Array) -> Array:
   Returns:
     [B] bound in nats; K = 1 gives the ELBO, K → ∞ gives log p(x).
   """
-  chex.assert_rank(log_weights, 2)
+  validation.check_rank("log_weights", log_weights, 2, "[B, K]")
   k = log_weights.shape[1]
   return jax.nn.logsumexp(log_weights, axis=1) - math.log(k)
 
@@ -128,7 +116,7 @@ def vae_squared_error_loss(x: Array, reconstruction: Array, mean: Array, log_var
   Returns:
     [B] loss.
   """
-  _require_same_shape(("x", "reconstruction"), (x, reconstruction))
+  validation.check_same_shape(("x", "reconstruction"), (x, reconstruction), batched=True)
   return alpha * _sum_per_example(jnp.square(x - reconstruction)) + gaussian_kl(mean, log_var)
 
 
@@ -145,9 +133,8 @@ def free_bits_kl(kl_per_dim: Array, *, free_bits: float) -> Array:
   Returns:
     [B] floored KL.
   """
-  chex.assert_rank(kl_per_dim, 2)
-  if free_bits < 0:
-    raise ValueError(f"free_bits must be >= 0, got {free_bits}")
+  validation.check_rank("kl_per_dim", kl_per_dim, 2, "[B, D]")
+  validation.check_number("free_bits", free_bits, low=0.0)
   dim_mean = kl_per_dim.mean(0, keepdims=True)
   floored = jnp.where(dim_mean < free_bits, jnp.full_like(kl_per_dim, free_bits), kl_per_dim)
   return floored.sum(-1)
@@ -165,8 +152,8 @@ def diagonal_gaussian_kl(mean_q: Array, log_var_q: Array, mean_p: Array,
   Returns:
     [B] KL in nats.
   """
-  _require_same_shape(("mean_q", "log_var_q", "mean_p", "log_var_p"),
-                      (mean_q, log_var_q, mean_p, log_var_p))
+  validation.check_same_shape(("mean_q", "log_var_q", "mean_p", "log_var_p"),
+                              (mean_q, log_var_q, mean_p, log_var_p), batched=True)
   kl = 0.5 * (log_var_p - log_var_q +
               (jnp.exp(log_var_q) + jnp.square(mean_q - mean_p)) * jnp.exp(-log_var_p) - 1.0)
   return _sum_per_example(kl)

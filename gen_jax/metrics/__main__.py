@@ -18,6 +18,7 @@ import sys
 
 import numpy as np
 
+from gen_jax import validation
 from gen_jax.metrics._evaluate import evaluate_samples
 
 
@@ -27,7 +28,7 @@ def load_images(path: str) -> np.ndarray:
     from PIL import Image  # pylint: disable=g-import-not-at-top
     names = sorted(n for n in os.listdir(path) if n.lower().endswith(".png"))
     if not names:
-      raise ValueError(f"no .png files in directory {path!r}")
+      raise validation.ArgumentError("path", f"no .png files in directory {path!r}")
     images = np.stack([np.asarray(Image.open(os.path.join(path, n))) for n in names])
   elif path.endswith(".npz") and os.path.exists(path):
     with np.load(path) as f:
@@ -36,17 +37,18 @@ def load_images(path: str) -> np.ndarray:
       elif len(f.files) == 1:
         images = f[f.files[0]]
       else:
-        raise ValueError(f"{path!r} must hold the key 'image' or a single array, "
-                         f"has keys {f.files}")
+        raise validation.ArgumentError(
+            "path", f"{path!r} must hold the key 'image' or a single array, has keys "
+            f"{f.files}")
   else:
-    raise ValueError(f"{path!r} is neither a directory of PNGs nor an existing .npz file")
+    raise validation.ArgumentError(
+        "path", f"{path!r} is neither a directory of PNGs nor an existing .npz file")
   if images.ndim == 3:
     images = images[..., None]
-  if images.ndim != 4:
-    raise ValueError(f"images in {path!r} must have shape [N, H, W] or [N, H, W, C], "
-                     f"got {images.shape}")
+  validation.check_rank(f"images in {path!r}", images, 4, "[N, H, W] or [N, H, W, C]")
   if np.issubdtype(images.dtype, np.integer):
     return images.astype(np.float32) / 255.0
+  validation.check_range(f"float images in {path!r}", images, 0.0, 1.0)
   return images.astype(np.float32)
 
 

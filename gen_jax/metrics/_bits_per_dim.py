@@ -7,6 +7,8 @@ import math
 import jax
 import jax.numpy as jnp
 
+from gen_jax import validation
+
 
 def bits_per_dim(nll_nats: jax.Array, num_dims: int) -> jax.Array:
   """nll / (num_dims * ln 2): nats per example -> bits per dimension.
@@ -18,6 +20,5 @@ def bits_per_dim(nll_nats: jax.Array, num_dims: int) -> jax.Array:
   Returns:
     [...] bits per dimension, same shape as nll_nats.
   """
-  if not isinstance(num_dims, int) or num_dims <= 0:
-    raise ValueError(f"num_dims must be a positive int, got {num_dims!r}")
+  num_dims = validation.check_int("num_dims", num_dims, low=1)
   return jnp.asarray(nll_nats) / (num_dims * math.log(2.0))

@@ -7,6 +7,7 @@ from typing import Sequence
 import jax
 import numpy as np
 
+from gen_jax import validation
 from gen_jax.metrics._features import FeatureExtractor
 from gen_jax.metrics._features import inception_feature_extractor
 from gen_jax.metrics._features import mnist_feature_extractor
@@ -17,7 +18,6 @@ from gen_jax.metrics._kid import kernel_inception_distance
 from gen_jax.metrics._prd import prd
 from gen_jax.metrics._prd import prd_f_beta
 from gen_jax.metrics._precision_recall import precision_recall
-from gen_jax.metrics._validation import check_key
 
 METRICS = ("fid", "kid", "is", "precision", "recall", "prd")
 DEFAULT_METRICS = ("fid", "kid", "is", "precision", "recall")
@@ -30,8 +30,9 @@ def _extractor(features: str | FeatureExtractor, inception_weights: str | None):
     return mnist_feature_extractor()
   if features == "inception":
     return inception_feature_extractor(inception_weights)
-  raise ValueError(f"features must be 'mnist', 'inception' or a FeatureExtractor, "
-                   f"got {features!r}")
+  raise validation.ArgumentError(
+      "features", f"features must be 'mnist', 'inception' or a FeatureExtractor, got "
+      f"{features!r}")
 
 
 def default_kid_subset_size(num_real: int, num_fake: int) -> int:
@@ -75,7 +76,7 @@ def evaluate_samples(key: jax.Array, real_images, fake_images, *,
      'prd_f8', 'prd_f1_8'} restricted to what was asked, as Python floats. IS is of the
     fake samples.
   """
-  check_key("key", key)
+  key = validation.check_key("key", key)
   wanted = set()
   for m in metrics:
     if m == "pr":
@@ -83,15 +84,17 @@ def evaluate_samples(key: jax.Array, real_images, fake_images, *,
     elif m in METRICS:
       wanted.add(m)
     else:
-      raise ValueError(f"metrics must be a subset of {METRICS + ('pr',)}, got {m!r}")
+      raise validation.ArgumentError(
+          "metrics", f"metrics must be a subset of {METRICS + ('pr',)}, got {m!r}")
   kid_key, is_key, prd_key = jax.random.split(key, 3)
   if "kid" in wanted:
     num_real, num_fake = len(real_images), len(fake_images)
     if kid_subset_size is None:
       kid_subset_size = default_kid_subset_size(num_real, num_fake)
       if kid_subset_size < 2:
-        raise ValueError(f"KID subsets need at least 4 real and 4 fake images, got "
-                         f"{num_real} real and {num_fake} fake")
+        raise validation.ArgumentError(
+            "real_images", f"KID subsets need at least 4 real and 4 fake images, got "
+            f"{num_real} real and {num_fake} fake")
     # Before the (slow) feature extraction: a bad size fails at once.
     check_subset_size(kid_subset_size, num_real, num_fake, name="kid_subset_size")
   extractor = _extractor(features, inception_weights)

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from gen_jax.metrics._validation import check_rank
+from gen_jax import validation
 
 MNIST_WEIGHTS = os.path.join(os.path.dirname(__file__), "mnist_classifier.msgpack")
 INCEPTION_WEIGHTS_ENV = "GEN_JAX_INCEPTION_WEIGHTS"
@@ -57,10 +57,11 @@ class FeatureExtractor:
 
   def _check(self, images) -> np.ndarray:
     expected = "[N, " + ", ".join("?" if s is None else str(s) for s in self.image_shape) + "]"
-    check_rank("images", images, 1 + len(self.image_shape), expected)
+    validation.check_rank("images", images, 1 + len(self.image_shape), expected)
     if any(s is not None and s != a for s, a in zip(self.image_shape, images.shape[1:])):
-      raise ValueError(f"images for the {self.name} extractor must have shape {expected}, "
-                       f"got {tuple(images.shape)}")
+      raise validation.ArgumentError(
+          "images", f"images for the {self.name} extractor must have shape {expected}, got "
+          f"shape {tuple(images.shape)}")
     return np.asarray(images, np.float32)
 
   def __call__(self, images, *, progress: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +92,9 @@ class FeatureExtractor:
     if pending is not None:
       _collect(pending, features, logits)
     if not features:
-      raise ValueError(f"images must have at least one row, got shape {images.shape}")
+      raise validation.ArgumentError(
+          "images", f"images must have at least one row (shape [N, ...], N >= 1), got "
+          f"shape {images.shape}")
     return np.concatenate(features), np.concatenate(logits)
 
 

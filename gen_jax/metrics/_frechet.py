@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from gen_jax.metrics._statistics import gaussian_statistics
-from gen_jax.metrics._validation import check_features, check_rank, check_same_dim
+from gen_jax import validation
+from gen_jax.metrics._validation import check_features
 
 
 def _psd_eigenvalues_clipped(w: np.ndarray) -> np.ndarray:
@@ -36,14 +37,11 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
   Returns:
     The squared Fréchet (2-Wasserstein) distance, a Python float >= 0.
   """
-  check_rank("mu1", mu1, 1, "[d]")
-  check_rank("mu2", mu2, 1, "[d]")
-  d = mu1.shape[0]
-  for name, s in (("sigma1", sigma1), ("sigma2", sigma2)):
-    check_rank(name, s, 2, f"[{d}, {d}]")
-    if tuple(s.shape) != (d, d):
-      raise ValueError(f"{name} must have shape [{d}, {d}] to match mu1, got {tuple(s.shape)}")
-  check_same_dim("mu1", mu1, "mu2", mu2)
+  validation.check_rank("mu1", mu1, 1, "[d]")
+  validation.check_rank("mu2", mu2, 1, "[d]")
+  d = validation.check_trailing(("mu1", "mu2"), (mu1, mu2))
+  validation.check_shape("sigma1", sigma1, (d, d))
+  validation.check_shape("sigma2", sigma2, (d, d))
   mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
   s1, s2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
   s1, s2 = (s1 + s1.T) / 2, (s2 + s2.T) / 2
@@ -60,6 +58,6 @@ def frechet_inception_distance(real_features, fake_features) -> float:
   """FID between two [N, d] feature sets (N >= 2; sizes may differ); see `frechet_distance`."""
   check_features("real_features", real_features, min_rows=2)
   check_features("fake_features", fake_features, min_rows=2)
-  check_same_dim("real_features", real_features, "fake_features", fake_features)
+  validation.check_trailing(("real_features", "fake_features"), (real_features, fake_features))
   return frechet_distance(*gaussian_statistics(real_features),
                           *gaussian_statistics(fake_features))

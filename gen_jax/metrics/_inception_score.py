@@ -5,7 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gen_jax.metrics._validation import check_features, check_key
+from gen_jax import validation
+from gen_jax.metrics._validation import check_features
 
 
 def inception_score(key: jax.Array | None, logits: jax.Array, *,
@@ -34,13 +35,12 @@ def inception_score(key: jax.Array | None, logits: jax.Array, *,
   Returns:
     (mean, std) scalars over the splits' scores; std is the population std (ddof=0).
   """
-  check_features("logits", logits, min_rows=max(num_splits, 1))
-  if num_splits < 1:
-    raise ValueError(f"num_splits must be >= 1, got {num_splits}")
+  num_splits = validation.check_int("num_splits", num_splits, low=1)
+  check_features("logits", logits, min_rows=num_splits)
   log_p = jax.nn.log_softmax(jnp.asarray(logits, jnp.float32), axis=-1)
   n = log_p.shape[0]
   if key is not None:
-    check_key("key", key)
+    key = validation.check_key("key", key)
     log_p = log_p[jax.random.permutation(key, n)]
   scores = []
   for i in range(num_splits):

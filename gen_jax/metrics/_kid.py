@@ -5,7 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gen_jax.metrics._validation import check_features, check_key, check_same_dim
+from gen_jax import validation
+from gen_jax.metrics._validation import check_features
 
 _HIGHEST = jax.lax.Precision.HIGHEST  # TF32 matmuls on GPU would cost KID ~3 digits.
 
@@ -60,16 +61,15 @@ def kernel_inception_distance(real_features: jax.Array, fake_features: jax.Array
   """
   check_features("real_features", real_features, min_rows=2)
   check_features("fake_features", fake_features, min_rows=2)
-  check_same_dim("real_features", real_features, "fake_features", fake_features)
+  validation.check_trailing(("real_features", "fake_features"), (real_features, fake_features))
   real = jnp.asarray(real_features, jnp.float32)
   fake = jnp.asarray(fake_features, jnp.float32)
   if key is None:
     value = mmd2_unbiased(real, fake)
     return value, jnp.zeros_like(value)
-  if num_subsets < 1 or subset_size < 2:
-    raise ValueError(f"num_subsets must be >= 1 and subset_size >= 2, got "
-                     f"num_subsets={num_subsets}, subset_size={subset_size}")
-  check_key("key", key)
+  validation.check_int("num_subsets", num_subsets, low=1)
+  validation.check_int("subset_size", subset_size, low=2)
+  key = validation.check_key("key", key)
   check_subset_size(subset_size, real.shape[0], fake.shape[0])
 
   def one_subset(k):
@@ -85,14 +85,16 @@ def kernel_inception_distance(real_features: jax.Array, fake_features: jax.Array
 def check_subset_size(subset_size: int, m: int, n: int, name: str = "subset_size") -> None:
   """ValueError unless KID subsets of `subset_size` rows out of m real and n fake vary."""
   if subset_size > min(m, n):
-    raise ValueError(
+    raise validation.ArgumentError(
+        name,
         f"{name}={subset_size} is larger than the smaller feature set (real_features has "
         f"{m} rows, fake_features {n}); KID subsets are drawn without replacement. Pass "
         f"{name} <= {min(m, n)} (about half, {min(m, n) // 2}, lets the subsets of both sets "
         f"differ), "
         f"or no key for one estimate on the full sets.")
   if subset_size == m == n:
-    raise ValueError(
+    raise validation.ArgumentError(
+        name,
         f"{name}={subset_size} equals both set sizes ({m} real and {n} fake rows): every "
         f"subset would be the whole of both sets, the mean the full-set estimate and the "
         f"std over subsets only rounding noise. Pass a smaller {name} (e.g. {m // 2}), or "

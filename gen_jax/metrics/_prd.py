@@ -15,7 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gen_jax.metrics._validation import check_features, check_key, check_same_dim
+from gen_jax import validation
+from gen_jax.metrics._validation import check_features
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -58,7 +59,7 @@ def kmeans(key: jax.Array, x: jax.Array, num_clusters: int, *, num_iters: int = 
     (centroids [k, d], labels int32 [N], inertia scalar = sum of squared distances).
     A cluster that empties keeps its previous centroid.
   """
-  check_key("key", key)
+  key = validation.check_key("key", key)
   check_features("x", x, min_rows=num_clusters)
   x = jnp.asarray(x, jnp.float32)
 
@@ -99,9 +100,8 @@ def prd_curve(reference_dist: jax.Array, eval_dist: jax.Array, *,
     (precision [num_angles], recall [num_angles]) = (alpha(lambda), alpha(lambda)/lambda),
     clipped to [0, 1].
   """
-  if reference_dist.ndim != 1 or reference_dist.shape != eval_dist.shape:
-    raise ValueError(f"reference_dist and eval_dist must both have shape [K], got "
-                     f"{tuple(reference_dist.shape)} and {tuple(eval_dist.shape)}")
+  validation.check_rank("reference_dist", reference_dist, 1, "[K]")
+  validation.check_same_shape(("reference_dist", "eval_dist"), (reference_dist, eval_dist))
   slopes = jnp.asarray(_slopes(num_angles), jnp.float32)[:, None]
   precision = jnp.minimum(reference_dist[None, :] * slopes, eval_dist[None, :]).sum(-1)
   recall = precision / slopes[:, 0]
@@ -123,10 +123,10 @@ def prd(key: jax.Array, real_features: jax.Array, fake_features: jax.Array, *,
   Returns:
     (precision [num_angles], recall [num_angles]).
   """
-  check_key("key", key)
+  key = validation.check_key("key", key)
   check_features("real_features", real_features, min_rows=1)
   check_features("fake_features", fake_features, min_rows=1)
-  check_same_dim("real_features", real_features, "fake_features", fake_features)
+  validation.check_trailing(("real_features", "fake_features"), (real_features, fake_features))
   real = jnp.asarray(real_features, jnp.float32)
   fake = jnp.asarray(fake_features, jnp.float32)
   data = jnp.concatenate([real, fake])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gen_jax.metrics._validation import check_features, check_same_dim
+from gen_jax import validation
+from gen_jax.metrics._validation import check_features
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -60,7 +61,7 @@ def precision_recall(real_features: jax.Array, fake_features: jax.Array, *, k: i
   """
   check_features("real_features", real_features, min_rows=k + 1)
   check_features("fake_features", fake_features, min_rows=k + 1)
-  check_same_dim("real_features", real_features, "fake_features", fake_features)
+  validation.check_trailing(("real_features", "fake_features"), (real_features, fake_features))
   real = jnp.asarray(real_features, jnp.float32)
   fake = jnp.asarray(fake_features, jnp.float32)
   real_radii = knn_radii(real, k=k, block_size=block_size)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gen_jax import validation
 from gen_jax.metrics._validation import check_features
 
 
@@ -37,8 +38,9 @@ class GaussianStatistics:
       self._sum = np.zeros_like(self._shift)
       self._outer = np.zeros((x.shape[1], x.shape[1]), np.float64)
     elif x.shape[1] != self._shift.shape[0]:
-      raise ValueError(f"features must have shape [B, {self._shift.shape[0]}] like the "
-                       f"earlier batches, got {x.shape}")
+      raise validation.ArgumentError(
+          "features", f"features must have shape [B, {self._shift.shape[0]}] like the earlier "
+          f"batches, got shape {x.shape}")
     x = x - self._shift
     self.count += x.shape[0]
     self._sum += x.sum(0)
@@ -60,7 +62,9 @@ class GaussianStatistics:
 
   def _require(self, n: int) -> None:
     if self.count < n:
-      raise ValueError(f"GaussianStatistics needs at least {n} feature rows, has {self.count}")
+      raise validation.ArgumentError(
+          "features", f"GaussianStatistics needs at least {n} feature rows (update it with "
+          f"[B, d] features), has {self.count}")
 
 
 def gaussian_statistics(features) -> tuple[np.ndarray, np.ndarray]:

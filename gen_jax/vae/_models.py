@@ -19,6 +19,7 @@ import jax.numpy as jnp
 
 from gen_jax import losses
 from gen_jax import nets
+from gen_jax import validation
 from gen_jax.random import normal
 from gen_jax.random import reparameterize
 from gen_jax.random import split as split_key
@@ -40,14 +41,13 @@ class ObservationModel(nn.Module):
 
   @nn.compact
   def __call__(self, x: Array, out: Array) -> Array:
+    validation.check_choice("likelihood", self.likelihood, ("bernoulli", "gaussian"))
     if self.likelihood == "bernoulli":
       return losses.bernoulli_log_likelihood(x, out)
-    if self.likelihood == "gaussian":
-      raw = self.param("log_var", nn.initializers.zeros, tuple(self.image_shape))
-      # A floor keeps the density bounded on pixels that are constant in the data.
-      log_var = jnp.maximum(raw, self.min_log_var)
-      return losses.gaussian_log_likelihood(x, out, log_var)
-    raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {self.likelihood!r}")
+    raw = self.param("log_var", nn.initializers.zeros, tuple(self.image_shape))
+    # A floor keeps the density bounded on pixels that are constant in the data.
+    log_var = jnp.maximum(raw, self.min_log_var)
+    return losses.gaussian_log_likelihood(x, out, log_var)
 
   def mean(self, out: Array) -> Array:
     return jax.nn.sigmoid(out) if self.likelihood == "bernoulli" else out

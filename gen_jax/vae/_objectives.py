@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from gen_jax import losses
 from gen_jax import random
+from gen_jax import validation
 
 Array = jax.Array
 # log_weight_fn(key) -> [B] log p(x, z) − log q(z | x) for one z ~ q(z | x) per example.
@@ -66,9 +67,12 @@ def importance_sampled_log_likelihood(key: Array, log_weight_fn: LogWeightFn, *,
   Returns:
     [B] estimate in nats (a stochastic lower bound converging to log p(x) as K grows).
   """
+  validation.check_int("chunk_size", chunk_size, low=1)
+  validation.check_int("num_samples", num_samples, low=1)
   if num_samples % chunk_size:
-    raise ValueError(f"num_samples ({num_samples}) must be a multiple of chunk_size "
-                     f"({chunk_size})")
+    raise validation.ArgumentError(
+        "num_samples", f"num_samples must be a multiple of chunk_size ({chunk_size}), got "
+        f"{num_samples}")
 
   def body(running, chunk_key):
     lw = sample_log_weights(chunk_key, log_weight_fn, chunk_size)

@@ -176,7 +176,7 @@ def make_task(spec: VAESpec, *, train_data, test_data,
   ema_vq = is_vq and config.vq_ema
 
   def init(key):
-    key = random.as_key(key)
+    key = validation.check_key("key", key)
     x = jnp.zeros((2, *image_shape), jnp.float32)
     labels = jnp.zeros((2,), jnp.int32)
     if is_vq:
@@ -262,6 +262,7 @@ def make_task(spec: VAESpec, *, train_data, test_data,
     return fn
 
   def evaluate(state, key, *, final=False):
+    key = validation.check_key("key", key)
     k = config.final_eval_samples if final else config.eval_samples
     fn = eval_fn(k)
     params = state.eval_params("model")
@@ -287,6 +288,7 @@ def make_task(spec: VAESpec, *, train_data, test_data,
     return result
 
   def sample(state, key):
+    key = validation.check_key("key", key)
     n = config.num_sample_images
     params = state.eval_params("model")
     if is_vq:

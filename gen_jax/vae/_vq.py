@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import chex
 import jax
 import jax.numpy as jnp
+
+from gen_jax import validation
 
 
 def nearest_code(z_e: jax.Array, codebook: jax.Array) -> jax.Array:
@@ -16,7 +17,9 @@ def nearest_code(z_e: jax.Array, codebook: jax.Array) -> jax.Array:
   Returns:
     int32 [...] indices.
   """
-  chex.assert_equal(z_e.shape[-1], codebook.shape[-1])
+  validation.check_rank("codebook", codebook, 2, "[K, D]")
+  validation.check_min_rank("z_e", z_e, 1, "[..., D]")
+  validation.check_trailing(("z_e", "codebook"), (z_e, codebook), "last (code) axis D")
   # ‖z − e‖² = ‖z‖² − 2 z·e + ‖e‖²; the ‖z‖² term does not change the argmin.
   scores = -2.0 * jnp.einsum("...d,kd->...k", z_e, codebook) + jnp.sum(codebook**2, -1)
   return jnp.argmin(scores, axis=-1).astype(jnp.int32)
@@ -47,7 +50,7 @@ def vq_losses(z_e: jax.Array, z_q: jax.Array) -> tuple[jax.Array, jax.Array]:
   Returns:
     ([B] codebook loss, [B] commitment loss).
   """
-  chex.assert_equal_shape([z_e, z_q])
+  validation.check_same_shape(("z_e", "z_q"), (z_e, z_q), batched=True)
   sq = lambda a, b: jnp.square(a - b).reshape(a.shape[0], -1).sum(-1)
   return sq(jax.lax.stop_gradient(z_e), z_q), sq(z_e, jax.lax.stop_gradient(z_q))
 
@@ -75,7 +78,12 @@ def ema_codebook_update(codebook_sums: jax.Array, counts: jax.Array, z_e: jax.Ar
   Returns:
     (new_sums, new_counts, new_codebook).
   """
+  validation.check_rank("counts", counts, 1, "[K]")
   num_codes = counts.shape[0]
+  validation.check_shape("codebook_sums", codebook_sums, (num_codes, None))
+  validation.check_trailing(("z_e", "codebook_sums"), (z_e, codebook_sums),
+                            "last (code) axis D")
+  validation.check_shape("codes", codes, z_e.shape[:-1])
   z = jax.lax.stop_gradient(z_e).reshape(-1, z_e.shape[-1])
   one_hot = jax.nn.one_hot(codes.ravel(), num_codes, dtype=z.dtype)
   counts = decay * counts + (1 - decay) * one_hot.sum(0)

@@ -86,9 +86,9 @@ def test_features_match_unsharded_apply_and_do_not_depend_on_device_count(mnist_
 
 
 def test_bad_image_shapes():
-  with pytest.raises(ValueError, match=r"images .*\[N, 28, 28, 1\], got \(2, 32, 32, 1\)"):
+  with pytest.raises(ValueError, match=r"images .*\[N, 28, 28, 1\], got shape \(2, 32, 32, 1\)"):
     mnist_features(np.zeros((2, 32, 32, 1), np.float32))
-  with pytest.raises(ValueError, match=r"images must have shape \[N, 28, 28, 1\], got \(2, 28, 28\)"):
+  with pytest.raises(ValueError, match=r"images must have shape \[N, 28, 28, 1\], got shape \(2, 28, 28\)"):
     mnist_features(np.zeros((2, 28, 28), np.float32))
   with pytest.raises(ValueError, match="metrics must be a subset"):
     evaluate_samples(jax.random.key(0), np.zeros((4, 28, 28, 1)), np.zeros((4, 28, 28, 1)),

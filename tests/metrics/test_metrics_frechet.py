@@ -101,11 +101,13 @@ def test_frechet_distance_bad_shapes(args, match):
 
 
 def test_fid_bad_features():
-  with pytest.raises(ValueError, match=r"fake_features must have shape \[N, d\], got \(5,\)"):
+  with pytest.raises(ValueError, match=r"fake_features must have shape \[N, d\], got shape \(5,\)"):
     frechet_inception_distance(np.zeros((5, 2)), np.zeros(5))
   with pytest.raises(ValueError, match=r"real_features must have at least 2 rows"):
     frechet_inception_distance(np.zeros((1, 2)), np.zeros((5, 2)))
-  with pytest.raises(ValueError, match="same feature dimension"):
+  with pytest.raises(ValueError, match=r"real_features and fake_features must share their "
+                     r"last \(feature\) axis, got real_features: \(5, \d\), fake_features: "
+                     r"\(5, \d\)"):
     frechet_inception_distance(np.zeros((5, 2)), np.zeros((5, 3)))
   with pytest.raises(ValueError, match=r"features must have shape \[B, 2\]"):
     GaussianStatistics().update(np.zeros((3, 2))).update(np.zeros((3, 4)))

@@ -198,7 +198,7 @@ def test_bits_per_dim():
 
 
 def test_bad_shapes_name_the_argument():
-  with pytest.raises(ValueError, match=r"logits must have shape \[N, d\], got \(10,\)"):
+  with pytest.raises(ValueError, match=r"logits must have shape \[N, d\], got shape \(10,\)"):
     inception_score(jax.random.key(0), np.zeros(10))
   with pytest.raises(ValueError, match=r"logits must have at least 10 rows"):
     inception_score(jax.random.key(0), np.zeros((5, 3)))
@@ -208,7 +208,9 @@ def test_bad_shapes_name_the_argument():
     inception_score(np.zeros((20, 3)))  # pylint: disable=no-value-for-parameter
   with pytest.raises(ValueError, match=r"real_features must have shape \[N, d\]"):
     kernel_inception_distance(np.zeros((2, 3, 4)), np.zeros((5, 4)))
-  with pytest.raises(ValueError, match="same feature dimension"):
+  with pytest.raises(ValueError, match=r"real_features and fake_features must share their "
+                     r"last \(feature\) axis, got real_features: \(5, \d\), fake_features: "
+                     r"\(5, \d\)"):
     kernel_inception_distance(np.zeros((5, 3)), np.zeros((5, 4)))
 
 

@@ -62,7 +62,8 @@ def test_importance_sampling_converges_from_a_worse_proposal_and_bounds_are_orde
 
 
 def test_importance_sampling_chunk_error():
-  with pytest.raises(ValueError, match="multiple of chunk_size"):
+  with pytest.raises(ValueError,
+                     match=r"num_samples must be a multiple of chunk_size \(100\), got 150"):
     vae.importance_sampled_log_likelihood(jax.random.key(0), lambda k: jnp.zeros(3),
                                           num_samples=150, chunk_size=100)
 
