@@ -1,4 +1,9 @@
-"""gen_jax.prng against jax.random itself: bitwise equality, under jit and vmap."""
+"""gen_jax.prng against jax.random itself: bitwise equality, under jit and vmap.
+
+Bitwise on any CPU: bits, fold_in and split are uint32 arithmetic (exact), and normal applies
+the same elementwise float32 operations as jax.random.normal to those bits (mantissa trick,
+scale, erf_inv), with no reduction whose summation order a kernel could choose.
+"""
 
 import jax
 import jax.numpy as jnp

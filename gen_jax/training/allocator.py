@@ -8,9 +8,12 @@ per DCGAN step, 10–18 % of its time (measured with getrusage; benchmarks/bench
 With the settings below the faults drop to ~10 per step, at the price of keeping the
 process's peak heap resident (+110 MB RSS for that step).
 
-`keep_freed_host_memory` is called by `gen_jax.training.train` and by the benchmarks
-(which then apply it to PyTorch too, in the same process). It is a no-op off glibc, and
-when the environment sets GEN_JAX_KEEP_MALLOC_DEFAULTS=1.
+`keep_freed_host_memory` is called by the experiment command line
+(`gen_jax.training.cli.run_experiment`) and by the benchmarks (which then apply it to
+PyTorch too, in the same process); never by library calls such as `gen_jax.training.train`,
+since it changes the whole process. A program that calls `train` itself can call it first
+for the same speed-up. It is a no-op off glibc, and when the environment sets
+GEN_JAX_KEEP_MALLOC_DEFAULTS=1.
 """
 
 from __future__ import annotations

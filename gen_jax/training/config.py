@@ -14,17 +14,18 @@ COMMON_KEYS = ("seed", "num_steps", "batch_size", "learning_rate", "log_every", 
 
 def common_config() -> ml_collections.ConfigDict:
   """Defaults of the shared keys; experiments extend this."""
+  # The trailing comments are the keys' --help descriptions (gen_jax.training.cli).
   c = ml_collections.ConfigDict()
-  c.seed = 0
-  c.num_steps = 1000
-  c.batch_size = 128
-  c.learning_rate = 1e-3
-  c.log_every = 50
-  c.eval_every = 500
-  c.checkpoint_every = 500
-  c.keep_checkpoints = 3
-  c.dataset = "mnist"
-  c.data_dir = ""
+  c.seed = 0                 # root of every random stream: init, data order, noise, evals
+  c.num_steps = 1000         # training steps (optimizer updates)
+  c.batch_size = 128         # global batch, split over the devices (a multiple of their number)
+  c.learning_rate = 1e-3     # Adam step size
+  c.log_every = 50           # steps between records in metrics.jsonl and TensorBoard
+  c.eval_every = 500         # steps between evaluations and sample grids
+  c.checkpoint_every = 500   # steps between checkpoints (the last step is always saved)
+  c.keep_checkpoints = 3     # checkpoints kept in workdir/checkpoints
+  c.dataset = "mnist"        # mnist | digits | tfds:<name> | dir:<path> (README, Data)
+  c.data_dir = ""            # TFDS data directory for tfds:<name> ('': TFDS's default)
   return c
 
 

@@ -20,7 +20,6 @@ import ml_collections
 import numpy as np
 
 from gen_jax import data as data_lib
-from gen_jax.training import allocator
 from gen_jax.training import compiler
 from gen_jax.training import outputs
 from gen_jax.training import sharding
@@ -212,7 +211,8 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
   Required config keys: seed, num_steps, batch_size, log_every, eval_every,
   checkpoint_every; optional: keep_checkpoints (default 3).
 
-  The process's malloc is set to keep freed memory (`allocator.keep_freed_host_memory`).
+  Leaves the process's malloc settings alone: the experiment command line applies
+  `allocator.keep_freed_host_memory`, which a program calling `train` may call first.
 
   Args:
     task: the family's pure functions.
@@ -238,7 +238,6 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
     CheckpointError: if workdir holds a checkpoint this config cannot restore.
   """
   sharding.maybe_initialize_distributed()
-  allocator.keep_freed_host_memory()
   os.makedirs(workdir, exist_ok=True)
   _check_resumable_config(workdir, config)
   mesh = sharding.data_mesh(devices)

@@ -97,10 +97,11 @@ def plot_curves(workdir: str, keys: tuple[str, ...] = ("loss",),
   series = {k: v for k, v in series.items() if v}
   if not series:
     return None
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, ax = plt.subplots(figsize=(6, 4))
+  # A bare Figure renders through Agg without pyplot: the caller's backend and pyplot's
+  # figure list stay as they were.
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
+  fig = Figure(figsize=(6, 4))
+  ax = fig.add_subplot()
   for k, pts in series.items():
     steps, values = zip(*pts)
     ax.plot(steps, values, label=k)
@@ -110,7 +111,6 @@ def plot_curves(workdir: str, keys: tuple[str, ...] = ("loss",),
   path = os.path.join(workdir, filename)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
-  plt.close(fig)
   return path
 
 

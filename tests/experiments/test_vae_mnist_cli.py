@@ -29,7 +29,7 @@ def test_invalid_config_fails_at_once_with_a_clear_message(tmp_path):
   proc = _cli(tmp_path, "--config.model=gan", check=False)
   assert proc.returncode == 2 and "model" in proc.stderr and "'vae'" in proc.stderr
   proc = _cli(tmp_path, "--config.no_such_key=3", check=False)
-  assert proc.returncode != 0 and "no_such_key" in proc.stderr
+  assert proc.returncode == 2 and "no_such_key" in proc.stderr
   assert not (tmp_path / "checkpoints").exists()
 
 

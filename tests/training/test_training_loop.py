@@ -84,6 +84,14 @@ def test_four_devices_match_one_device(tmp_path, digits):
   r1 = _run(config, tmp_path / "one", digits, devices=jax.devices()[:1])
   p4 = _params(tmp_path / "four", config, digits).params
   p1 = _params(tmp_path / "one", config, digits).params
+  # Not bitwise: 4 devices sum each gradient as 4 partial sums plus an all-reduce, and XLA
+  # picks its dot kernels (so their summation order) per shape, device count and CPU. A
+  # float32 sum of n terms reordered moves by <= (n-1)·eps·sum|x| (eps = 2^-24 = 6e-8); the
+  # longest sums here (64 pixels x 16 examples, n ~ 1e3) agree to 6e-5 relative at worst,
+  # ~sqrt(n)·eps = 2e-6 typically. Adam's m/sqrt(v) turns a relative gradient error d into
+  # <= d·lr (lr = 1e-3) per update: after 4 steps the parameters (|p| <= 1.2) differ by
+  # <= 4·6e-5·1e-3 = 2.4e-7 (measured: 1.5e-8), within atol=1e-6. (Only a gradient component
+  # within rounding of 0 could flip Adam's normalized step; the fixed data has none.)
   chex.assert_trees_all_close(p4, p1, rtol=1e-5, atol=1e-6)
   assert r4["test_elbo"] == pytest.approx(r1["test_elbo"], rel=1e-5)
 
@@ -95,7 +103,8 @@ def test_resume_is_bitwise_identical(tmp_path, digits):
   _run(config, tmp_path / "resumed", digits)
   a = _params(tmp_path / "straight", config, digits)
   b = _params(tmp_path / "resumed", config, digits)
-  # Leaves, not trees: each task instance carries its own optimizer objects (static fields).
+  # The same programs on the same devices, so bitwise on any machine. Leaves, not trees:
+  # each task instance carries its own optimizer objects (static fields).
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
     np.testing.assert_array_equal(x, y)
   def records(d):
@@ -207,6 +216,8 @@ def test_pmapped_step_matches_sharded_jit(digits):
   p_state, p_metrics = jax.pmap(pmap_task.step, axis_name="batch")(
       replicate(state), split, replicate(key))
   first = jax.tree.map(lambda x: x[0], p_state)
+  # Different programs, so a different summation order: one Adam step, bounded as in
+  # test_four_devices_match_one_device.
   chex.assert_trees_all_close(first.params, jit_state.params, rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(p_metrics["loss"][0], jit_metrics["loss"], rtol=1e-5)
 
