@@ -51,7 +51,6 @@ def setup_jax(steps: int, *, fast_conv: bool = True, compiler_options: dict | No
   from experiments.gan_mnist import main as gan_mnist
   from experiments.gan_mnist.config import get_config
   from gen_jax import gan, training
-  from gen_jax.nets import dcgan
 
   config = get_config()
   config.batch_size, config.base_features, config.latent_dim = BATCH, BASE, LATENT

@@ -20,7 +20,7 @@ CORE = {"random", "validation"}
 BUILDING = CORE | {"losses", "nets", "data"}
 FAMILIES = {"vae", "gan", "factorized"}
 ALLOWED = {
-    "random": set(), "validation": {"random"}, "prng": {"random"},
+    "random": set(), "validation": {"random"},
     "losses": CORE, "nets": CORE, "data": CORE,
     "metrics": BUILDING,
     "training": CORE | {"data"},

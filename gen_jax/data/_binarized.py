@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +12,7 @@ import numpy as np
 
 from gen_jax import random
 from gen_jax.data._batching import dynamic_binarize
-from gen_jax.data._dataset import ArrayDataset, DatasetInfo, check_indices
+from gen_jax.data._dataset import ArrayDataset, DatasetInfo, SourceBase, check_indices
 
 # The key of the fixed binarization: a property of the dataset, not of a run.
 FIXED_BINARIZATION_KEY = 20240323
@@ -50,7 +50,7 @@ def _host_device() -> jax.Device:
   return jax.local_devices(backend="cpu")[0]
 
 
-class DynamicallyBinarized:
+class DynamicallyBinarized(SourceBase):
   """A `DataSource` of 0/1 images redrawn every step from stored intensities.
 
   `gather(indices, key)` returns 'image' float32 0/1 [b, ...] with example i's bits equal to
@@ -79,27 +79,8 @@ class DynamicallyBinarized:
                              value_range={**info.value_range, "image": (0.0, 1.0)},
                              num_classes=info.num_classes)
 
-  def __len__(self) -> int:
-    return self._info.num_examples
-
   def __repr__(self) -> str:
     return f"DynamicallyBinarized({self.name!r}, N={len(self)})"
-
-  @property
-  def name(self) -> str:
-    return self._info.name
-
-  @property
-  def info(self) -> DatasetInfo:
-    return self._info
-
-  @property
-  def element_spec(self) -> Mapping[str, jax.ShapeDtypeStruct]:
-    return self._info.element_spec
-
-  @property
-  def num_classes(self) -> int | None:
-    return self._info.num_classes
 
   @property
   def image_shape(self) -> tuple[int, ...]:

@@ -88,7 +88,32 @@ def check_indices(indices: Any, num_examples: int) -> np.ndarray:
   return indices
 
 
-class ArrayDataset:
+class SourceBase:
+  """The accessors every source derives from its `DatasetInfo` (`self._info`)."""
+
+  _info: DatasetInfo
+
+  def __len__(self) -> int:
+    return self._info.num_examples
+
+  @property
+  def info(self) -> DatasetInfo:
+    return self._info
+
+  @property
+  def element_spec(self) -> Mapping[str, jax.ShapeDtypeStruct]:
+    return self._info.element_spec
+
+  @property
+  def name(self) -> str:
+    return self._info.name
+
+  @property
+  def num_classes(self) -> int | None:
+    return self._info.num_classes
+
+
+class ArrayDataset(SourceBase):
   """Examples held in host memory as a dict of arrays with one leading example axis.
 
   Two ways to build one:
@@ -142,20 +167,9 @@ class ArrayDataset:
         element_spec={k: jax.ShapeDtypeStruct(v.shape[1:], v.dtype) for k, v in merged.items()},
         value_range=dict(value_range or {}), num_classes=num_classes)
 
-  def __len__(self) -> int:
-    return self._info.num_examples
-
   def __repr__(self) -> str:
     spec = ", ".join(f"{k}: {v.dtype}{list(v.shape)}" for k, v in self.element_spec.items())
     return f"ArrayDataset({self.name!r}, N={len(self)}, {{{spec}}})"
-
-  @property
-  def info(self) -> DatasetInfo:
-    return self._info
-
-  @property
-  def element_spec(self) -> Mapping[str, jax.ShapeDtypeStruct]:
-    return self._info.element_spec
 
   @property
   def arrays(self) -> dict[str, np.ndarray]:
@@ -177,14 +191,6 @@ class ArrayDataset:
     return {k: v[indices] for k, v in self._arrays.items()}
 
   # Accessors of the image datasets.
-  @property
-  def name(self) -> str:
-    return self._info.name
-
-  @property
-  def num_classes(self) -> int | None:
-    return self._info.num_classes
-
   @property
   def images(self) -> np.ndarray:
     return self._named("image")

@@ -9,12 +9,12 @@ index rule (`batch_indices`) keeps resume exact with no iterator state.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import jax
 import numpy as np
 
-from gen_jax.data._dataset import DatasetInfo, check_indices
+from gen_jax.data._dataset import DatasetInfo, SourceBase, check_indices
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -40,7 +40,7 @@ def _convert(key: str, values: list[Any]) -> np.ndarray | None:
   return None
 
 
-class TFDSSource:
+class TFDSSource(SourceBase):
   """A TFDS split read record by record: a `DataSource` that never holds the whole split.
 
   Features are converted as the in-memory loader converts them: uint8 (images) to float32
@@ -97,27 +97,8 @@ class TFDSSource:
         out[key] = array
     return out
 
-  def __len__(self) -> int:
-    return self._info.num_examples
-
   def __repr__(self) -> str:
     return f"TFDSSource({self.name!r}, N={len(self)})"
-
-  @property
-  def name(self) -> str:
-    return self._info.name
-
-  @property
-  def info(self) -> DatasetInfo:
-    return self._info
-
-  @property
-  def element_spec(self) -> Mapping[str, jax.ShapeDtypeStruct]:
-    return self._info.element_spec
-
-  @property
-  def num_classes(self) -> int | None:
-    return self._info.num_classes
 
   def gather(self, indices: Any, key: jax.Array | None = None) -> dict[str, np.ndarray]:
     del key  # deterministic

@@ -11,7 +11,7 @@ labels swapped: −log D(G(z), z) − log(1 − D(x, E(x))) (Donahue et al., §3
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Callable
 
 import flax.linen as nn
 import jax
@@ -19,7 +19,6 @@ import jax.numpy as jnp
 import optax
 
 from gen_jax import losses
-from gen_jax import random
 from gen_jax import validation
 from gen_jax.gan._trainer import sample_latent
 from gen_jax.nets.variables import apply as apply_player

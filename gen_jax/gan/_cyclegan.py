@@ -17,7 +17,6 @@ import jax.numpy as jnp
 import optax
 
 from gen_jax import losses
-from gen_jax import random
 from gen_jax import validation
 from gen_jax.training import minimize
 from gen_jax.training import TrainState

@@ -40,7 +40,6 @@ from gen_jax.nets.variables import apply as apply_player
 from gen_jax.nets.variables import split_variables
 from gen_jax.training import apply_gradients
 from gen_jax.training import minimize
-from gen_jax.training import Task
 from gen_jax.training import TrainState
 
 Array = jax.Array

@@ -115,8 +115,25 @@ class _ConvBase(nn.Module):
   kernel_init: Initializer = nn.linear.default_kernel_init
   bias_init: Initializer = nn.initializers.zeros_init()
 
-  def _flax_module(self, cls, fields: Sequence[str]) -> nn.Module:
-    return cls(**{name: getattr(self, name) for name in fields}, parent=None)
+  def _kernel_and_bias(self, kernel_shape: tuple[int, ...], layout: str):
+    """The parameters, named and shaped as flax.linen's (mask checked against the kernel)."""
+    _check_mask(self.mask, kernel_shape, layout)
+    kernel = self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype)
+    bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+            if self.use_bias else None)
+    return kernel, bias
+
+  def _flax_layer(self, cls, kernel: Array, bias: Array | None, x: Array) -> Array:
+    """The fallback: flax.linen's own layer (which applies the mask) on these parameters."""
+    params = {"kernel": kernel, **({"bias": bias} if bias is not None else {})}
+    layer = cls(**{name: getattr(self, name) for name in self._FIELDS}, parent=None)
+    return layer.apply({"params": params}, x)
+
+  def _fast_operands(self, x: Array, kernel: Array, bias: Array | None):
+    """(x, masked kernel, bias) promoted to the compute dtype, as flax.linen does."""
+    if self.mask is not None:
+      kernel = kernel * self.mask
+    return flax_dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
 
   def _finish(self, y: Array, bias: Array | None) -> Array:
     if bias is not None:
@@ -154,11 +171,8 @@ class Conv(_ConvBase):
       raise ValueError(f"x's {x.shape[-1]} channels must be divisible by "
                        f"feature_group_count={self.feature_group_count}.")
     kernel_shape = kernel_size + (x.shape[-1] // self.feature_group_count, self.features)
-    _check_mask(self.mask, kernel_shape, "[*kernel_size, C / feature_group_count, "
-                "features]")
-    kernel = self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype)
-    bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
-            if self.use_bias else None)
+    kernel, bias = self._kernel_and_bias(
+        kernel_shape, "[*kernel_size, C / feature_group_count, features]")
     padding = _fast_padding(self.padding) if n == 2 else None
     fast = (not _FORCE_XLA and x.ndim == 4 and n == 2 and padding is not None
             and self.feature_group_count == 1
@@ -166,11 +180,8 @@ class Conv(_ConvBase):
             and _tuple(self.kernel_dilation, n, "kernel_dilation") == (1, 1)
             and _fast_dtype(x, kernel, bias, dtype=self.dtype))
     if not fast:
-      params = {"kernel": kernel, **({"bias": bias} if bias is not None else {})}
-      return self._flax_module(nn.Conv, self._FIELDS).apply({"params": params}, x)
-    if self.mask is not None:
-      kernel = kernel * self.mask
-    x, kernel, bias = flax_dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+      return self._flax_layer(nn.Conv, kernel, bias, x)
+    x, kernel, bias = self._fast_operands(x, kernel, bias)
     y = fast_conv.conv2d(x, kernel, strides=_tuple(self.strides, 2, "strides"),
                          padding=padding, precision=self.precision)
     return self._finish(y, bias)
@@ -207,20 +218,14 @@ class ConvTranspose(_ConvBase):
     else:
       kernel_shape, layout = kernel_size + (x.shape[-1], self.features), "[*kernel_size, " \
           "C, features]"
-    _check_mask(self.mask, kernel_shape, layout)
-    kernel = self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype)
-    bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
-            if self.use_bias else None)
+    kernel, bias = self._kernel_and_bias(kernel_shape, layout)
     padding = _fast_padding(self.padding) if n == 2 else None
     fast = (not _FORCE_XLA and x.ndim == 4 and n == 2 and padding is not None
             and _tuple(self.kernel_dilation, n, "kernel_dilation") == (1, 1)
             and _fast_dtype(x, kernel, bias, dtype=self.dtype))
     if not fast:
-      params = {"kernel": kernel, **({"bias": bias} if bias is not None else {})}
-      return self._flax_module(nn.ConvTranspose, self._FIELDS).apply({"params": params}, x)
-    if self.mask is not None:
-      kernel = kernel * self.mask
-    x, kernel, bias = flax_dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+      return self._flax_layer(nn.ConvTranspose, kernel, bias, x)
+    x, kernel, bias = self._fast_operands(x, kernel, bias)
     if self.transpose_kernel:  # lax.conv_transpose flips the kernel and swaps its I/O
       kernel = jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2)
     y = fast_conv.conv_transpose2d(x, kernel, strides=_tuple(self.strides, 2, "strides"),

@@ -1,4 +1,4 @@
-"""gen_jax.prng against jax.random itself: bitwise equality, under jit and vmap.
+"""gen_jax.random's threefry draws against jax.random itself: bitwise equality, under jit and vmap.
 
 Bitwise on any CPU: bits, fold_in and split are uint32 arithmetic (exact), and normal applies
 the same elementwise float32 operations as jax.random.normal to those bits (mantissa trick,
@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gen_jax import prng
+from gen_jax import random as prng
 
 SEEDS = (0, 1, 12345, 2**31 + 7)
 SHAPES = ((), (1,), (7,), (3, 5), (128, 20), (2, 28, 28, 1))
