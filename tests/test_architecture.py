@@ -75,3 +75,17 @@ def test_only_nets_names_the_conv_implementation():
                if not p.is_relative_to(ROOT / "gen_jax" / "nets")
                and any(n.startswith("gen_jax.nets.fast_conv") for n in _gen_jax_imports(p))]
   assert not offenders
+
+
+def test_importing_the_library_leaves_the_root_logger_alone():
+  # orbax installs a root handler when imported; gen_jax imports it only when a
+  # checkpoint is written, so a program's own logging.basicConfig() still takes effect.
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  code = ("import logging\n"
+          "import gen_jax.data, gen_jax.factorized, gen_jax.gan, gen_jax.losses, "
+          "gen_jax.metrics, gen_jax.nets, gen_jax.training, gen_jax.vae\n"
+          "print(len(logging.getLogger().handlers))\n")
+  out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                       text=True, timeout=300, check=True)
+  assert out.stdout.strip() == "0", out.stderr[-2000:]

@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gen_jax import validation
+
 from gen_jax.data._dataset import ArrayDataset
 
 Array = jax.Array
@@ -32,7 +34,7 @@ def ring_modes(*, num_modes: int = 8, radius: float = 2.0) -> Array:
 
 
 def _mixture(key: Array, num: int, centres: Array, std: float) -> tuple[Array, Array]:
-  k_mode, k_noise = jax.random.split(key)
+  k_mode, k_noise = jax.random.split(validation.check_key("key", key))
   mode = jax.random.randint(k_mode, (num,), 0, centres.shape[0], dtype=jnp.int32)
   return centres[mode] + std * jax.random.normal(k_noise, (num, 2), jnp.float32), mode
 
@@ -80,7 +82,7 @@ def two_moons(key: Array, num: int, *, noise: float = 0.05) -> tuple[Array, Arra
   Returns:
     (points [num, 2] float32, moon index [num] int32).
   """
-  k_moon, k_t, k_noise = jax.random.split(key, 3)
+  k_moon, k_t, k_noise = jax.random.split(validation.check_key("key", key), 3)
   moon = jax.random.bernoulli(k_moon, 0.5, (num,)).astype(jnp.int32)
   t = jax.random.uniform(k_t, (num,), jnp.float32, 0.0, math.pi)
   outer = jnp.stack([jnp.cos(t), jnp.sin(t)], -1)
@@ -98,7 +100,7 @@ def checkerboard(key: Array, num: int) -> tuple[Array, Array]:
     (points [num, 2] float32, square index [num] int32 in 0..7: the dark squares in
     row-major (i, j) order).
   """
-  k_square, k_pos = jax.random.split(key)
+  k_square, k_pos = jax.random.split(validation.check_key("key", key))
   square = jax.random.randint(k_square, (num,), 0, 8, dtype=jnp.int32)
   i = square // 2
   j = 2 * (square % 2) + i % 2  # the two dark squares of row i
@@ -113,7 +115,7 @@ def swiss_roll(key: Array, num: int, *, noise: float = 0.2) -> Array:
   Returns:
     points [num, 2] float32 (a continuum: no component index).
   """
-  k_t, k_noise = jax.random.split(key)
+  k_t, k_noise = jax.random.split(validation.check_key("key", key))
   t = 1.5 * math.pi * (1.0 + 2.0 * jax.random.uniform(k_t, (num,), jnp.float32))
   points = jnp.stack([t * jnp.cos(t), t * jnp.sin(t)], -1) / 5.0
   return points + noise * jax.random.normal(k_noise, (num, 2), jnp.float32)

@@ -10,7 +10,14 @@ import os
 from typing import Any
 
 import jax
-import orbax.checkpoint as ocp
+
+
+def _orbax():
+  """orbax.checkpoint, imported on first use: importing it installs a handler on the root
+  logger, which would silence a user's later `logging.basicConfig()` on a mere
+  `import gen_jax.training`."""
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  return ocp
 
 
 class CheckpointError(RuntimeError):
@@ -42,6 +49,7 @@ class Checkpointer:
 
   def __init__(self, directory: str, *, max_to_keep: int = 3, async_save: bool = True):
     self.directory = os.path.abspath(directory)
+    ocp = _orbax()
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
                                            enable_async_checkpointing=async_save,
                                            create=True)
@@ -52,7 +60,7 @@ class Checkpointer:
     return self._manager.latest_step()
 
   def save(self, step: int, state: Any) -> None:
-    self._manager.save(step, args=ocp.args.StandardSave(state), force=True)
+    self._manager.save(step, args=_orbax().args.StandardSave(state), force=True)
 
   def restore(self, step: int, abstract_state: Any) -> Any:
     """Restores `step` into the structure, shapes, dtypes and shardings of `abstract_state`.
@@ -85,7 +93,7 @@ class Checkpointer:
             f"checkpoint {where} does not match the state built from this config ("
             + "; ".join(parts) + "). Use a fresh --workdir or the config that wrote it.")
     try:
-      return self._manager.restore(step, args=ocp.args.StandardRestore(abstract_state))
+      return self._manager.restore(step, args=_orbax().args.StandardRestore(abstract_state))
     except Exception as e:
       raise CheckpointError(f"checkpoint {where} could not be restored: "
                             f"{type(e).__name__}: {e}") from e

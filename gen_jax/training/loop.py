@@ -26,6 +26,9 @@ from gen_jax.training import sharding
 from gen_jax.training.checkpoint import Checkpointer, CheckpointError
 
 Array = jax.Array
+# A module logger: records propagate to whatever the program configured, and nothing is
+# added to the root logger.
+_LOG = logging.getLogger(__name__)
 
 # Stream names for `jax.random.fold_in(root_key, stream)`: each consumer of randomness has
 # its own stream, so adding one never shifts another's numbers.
@@ -267,7 +270,7 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
     start = int(state.step)
     if start != latest:
       raise CheckpointError(f"checkpoint {ckpt.directory}/{latest} holds step {start}")
-    logging.info("resumed from %s at step %d", ckpt.directory, start)
+    _LOG.info("resumed from %s at step %d", ckpt.directory, start)
   # Written only once the state is known to fit it, so a refused resume leaves it intact.
   # With several processes, process 0 alone writes the workdir's files (checkpoints are
   # written by all of them together).
@@ -281,7 +284,7 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
     if finished.get("step") == start:
       # Re-running a finished command: report its results, append nothing. (Delete
       # results.json to evaluate again, or raise num_steps to train on.)
-      logging.info("%s already finished at step %d", workdir, start)
+      _LOG.info("%s already finished at step %d", workdir, start)
       ckpt.close()
       return finished
 
@@ -362,7 +365,7 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
     if not any(getattr(x, "is_deleted", lambda: False)() for x in leaves):
       if bool(_all_finite(state)) and int(state.step) != ckpt.latest_step():
         ckpt.save(int(state.step), state)
-        logging.warning("interrupted: saved step %d to %s", int(state.step), ckpt.directory)
+        _LOG.warning("interrupted: saved step %d to %s", int(state.step), ckpt.directory)
     raise
   finally:
     progress.close()
