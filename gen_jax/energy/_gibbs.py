@@ -77,7 +77,10 @@ def gibbs_sweep(key: jax.Array, log_probs: jax.Array, state: jax.Array) -> jax.A
     int32 [D], the state after the sweep.
   """
   key = validation.check_key("key", key)
+  validation.check_min_rank("log_probs", log_probs, 1, "[n_1, ..., n_D]")
   num_vars = log_probs.ndim
+  validation.check_shape("state", state, (num_vars,))
+  validation.check_dtype("state", state, "int")
   keys = random.split(key, num_vars)
   state = state.astype(jnp.int32)
   for d in range(num_vars):

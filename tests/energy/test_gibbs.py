@@ -126,6 +126,7 @@ def test_bad_arguments_name_themselves():
       (lambda: energy.gibbs_discrete(key, jnp.zeros((2, 2), jnp.int32), num_steps=1),
        "log_probs", "float dtype"),
       (lambda: energy.gibbs_discrete(jnp.zeros(3), log_probs, num_steps=1), "key", "PRNG"),
+      (lambda: energy.gibbs_sweep(key, log_probs, jnp.array([0, 0, 0])), "state", r"\[2\]"),
       (lambda: energy.log_probs_from_table([[0.5, -0.1], [0.3, 0.3]]), "probs", "non-negative"),
       (lambda: energy.log_probs_from_table([[0.0, 0.0]]), "probs", "positive entry"),
       (lambda: energy.log_probs_from_table([[np.nan, 1.0]]), "probs", "finite"),
