@@ -1,0 +1,3 @@
+from experiments.gibbs_table.main import main
+
+main()

@@ -1,0 +1,14 @@
+"""Energy-based models: Gibbs sampling on discrete tables, restricted Boltzmann machines
+(energies, free energies, block Gibbs, CD/PCD gradients) and their partition functions
+(exact enumeration, annealed importance sampling)."""
+
+from gen_jax.energy._ais import ais_log_partition
+from gen_jax.energy._gibbs import gibbs_discrete
+from gen_jax.energy._gibbs import gibbs_sweep
+from gen_jax.energy._gibbs import log_probs_from_table
+from gen_jax.energy._rbm import cd_gradients
+from gen_jax.energy._rbm import pcd_gradients
+from gen_jax.energy._rbm import rbm_energy
+from gen_jax.energy._rbm import rbm_exact_log_partition
+from gen_jax.energy._rbm import rbm_free_energy
+from gen_jax.energy._rbm import rbm_gibbs_step
