@@ -4,7 +4,9 @@ beside the histogram baseline every flow must beat."""
 
 from gen_jax.flows._histogram import bits_per_dim
 from gen_jax.flows._histogram import Histogram
+from gen_jax.flows._histogram import histogram_counts
 from gen_jax.flows._histogram import histogram_fit
+from gen_jax.flows._histogram import histogram_from_counts
 from gen_jax.flows._histogram import histogram_log_prob
 from gen_jax.flows._histogram import quantize
 from gen_jax.flows._spline import rational_quadratic_spline

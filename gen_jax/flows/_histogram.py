@@ -95,6 +95,53 @@ def _check_patch(patch, image_shape, num_bins) -> tuple[int, int]:
   return patch
 
 
+def histogram_counts(images: jax.Array, *, num_bins: int = LEVELS,
+                     patch: Sequence[int] | None = None) -> jax.Array:
+  """How often each cell takes each value: int32 [P, K] (every row sums to N).
+
+  Counts of disjoint batches add up to the counts of their union, so a histogram can be
+  fitted by streaming (`histogram_from_counts` turns the total into a model).
+
+  Args:
+    images, num_bins, patch: as for `histogram_fit`.
+  """
+  images = _as_images("images", images)
+  num_bins = validation.check_int("num_bins", num_bins, low=2, high=LEVELS)
+  image_shape = tuple(images.shape[1:])
+  patch = _check_patch(patch, image_shape, num_bins)
+  values = _cell_values(images, num_bins, patch)                       # [N, P]
+  cells = values.shape[1]
+  size = num_bins ** (patch[0] * patch[1] * image_shape[2])
+  return jnp.zeros((cells, size), jnp.int32).at[jnp.arange(cells)[None], values].add(1)
+
+
+def histogram_from_counts(counts: jax.Array, *, image_shape: Sequence[int],
+                          num_bins: int = LEVELS, smoothing: float = 1.0,
+                          patch: Sequence[int] | None = None) -> Histogram:
+  """The add-alpha histogram of `histogram_counts` (or a sum of them).
+
+  Args:
+    counts: [P, K] counts, every row summing to the number of examples N.
+    image_shape: (H, W, C) of the images counted.
+    num_bins, smoothing, patch: as for `histogram_fit`.
+  """
+  num_bins = validation.check_int("num_bins", num_bins, low=2, high=LEVELS)
+  smoothing = validation.check_number("smoothing", smoothing, low=0.0, low_inclusive=False)
+  image_shape = tuple(image_shape)
+  if len(image_shape) == 2:
+    image_shape += (1,)
+  validation.check_int("image_shape rank", len(image_shape), low=3, high=3)
+  patch = _check_patch(patch, image_shape, num_bins)
+  h, w, c = image_shape
+  size = num_bins ** (patch[0] * patch[1] * c)
+  validation.check_shape("counts", counts, ((h // patch[0]) * (w // patch[1]), size))
+  n = counts[0].sum().astype(jnp.float32)
+  log_probs = (jnp.log(counts.astype(jnp.float32) + smoothing)
+               - jnp.log(n + size * smoothing))
+  return Histogram(log_probs=log_probs, image_shape=image_shape, num_bins=num_bins,
+                   patch=patch)
+
+
 def histogram_fit(images: jax.Array, *, num_bins: int = LEVELS, smoothing: float = 1.0,
                   patch: Sequence[int] | None = None) -> Histogram:
   """Fits the per-pixel (or per-patch) histogram by counting, with add-alpha smoothing.
@@ -110,19 +157,11 @@ def histogram_fit(images: jax.Array, *, num_bins: int = LEVELS, smoothing: float
     A `Histogram`; jit-compatible (the options are static).
   """
   images = _as_images("images", images)
-  num_bins = validation.check_int("num_bins", num_bins, low=2, high=LEVELS)
-  smoothing = validation.check_number("smoothing", smoothing, low=0.0, low_inclusive=False)
   validation.check_rows("images", images, 1, "[N, H, W, C]")
-  image_shape = tuple(images.shape[1:])
-  patch = _check_patch(patch, image_shape, num_bins)
-  values = _cell_values(images, num_bins, patch)                       # [N, P]
-  n, cells = values.shape
-  size = num_bins ** (patch[0] * patch[1] * image_shape[2])
-  counts = jnp.zeros((cells, size), jnp.int32).at[jnp.arange(cells)[None], values].add(1)
-  log_probs = (jnp.log(counts.astype(jnp.float32) + smoothing)
-               - jnp.log(jnp.float32(n) + size * smoothing))
-  return Histogram(log_probs=log_probs, image_shape=image_shape, num_bins=num_bins,
-                   patch=patch)
+  validation.check_number("smoothing", smoothing, low=0.0, low_inclusive=False)
+  counts = histogram_counts(images, num_bins=num_bins, patch=patch)
+  return histogram_from_counts(counts, image_shape=images.shape[1:], num_bins=num_bins,
+                               smoothing=smoothing, patch=patch)
 
 
 def histogram_log_prob(model: Histogram, x: jax.Array) -> jax.Array:

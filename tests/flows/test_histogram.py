@@ -40,6 +40,20 @@ def test_per_pixel_matches_numpy_bincount():
   np.testing.assert_allclose(ll, expected_ll, rtol=1e-5)
 
 
+def test_counts_of_batches_add_up_to_the_fit():
+  images = _random_levels(5, (30, 4, 4, 1))
+  counts = sum(jax.jit(lambda x: flows.histogram_counts(x, num_bins=4, patch=(2, 1)))(part)
+               for part in np.split(images, 3))
+  assert counts.dtype == jnp.int32 and np.all(np.asarray(counts).sum(-1) == 30)
+  streamed = flows.histogram_from_counts(counts, image_shape=(4, 4, 1), num_bins=4,
+                                         patch=(2, 1), smoothing=0.5)
+  np.testing.assert_array_equal(
+      streamed.log_probs,
+      flows.histogram_fit(images, num_bins=4, patch=(2, 1), smoothing=0.5).log_probs)
+  with pytest.raises(validation.ArgumentError, match=r"counts must have shape \[8, 16\]"):
+    flows.histogram_from_counts(counts[:4], image_shape=(4, 4, 1), num_bins=4, patch=(2, 1))
+
+
 def test_floats_in_unit_interval_equal_their_levels():
   levels = _random_levels(2, (30, 2, 2, 1))
   as_float = levels.astype(np.float32) / 255.0
