@@ -8,6 +8,7 @@ from gen_jax.flows._histogram import histogram_counts
 from gen_jax.flows._histogram import histogram_fit
 from gen_jax.flows._histogram import histogram_from_counts
 from gen_jax.flows._histogram import histogram_log_prob
+from gen_jax.flows._histogram import histogram_sample
 from gen_jax.flows._histogram import quantize
 from gen_jax.flows._spline import rational_quadratic_spline
 from gen_jax.flows._bijectors import Affine

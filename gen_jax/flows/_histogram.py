@@ -178,6 +178,26 @@ def histogram_log_prob(model: Histogram, x: jax.Array) -> jax.Array:
   return model.log_probs[jnp.arange(cells)[None], values].sum(-1)
 
 
+def histogram_sample(key: jax.Array, model: Histogram, num: int) -> jax.Array:
+  """num independent draws, float32 [num, H, W, C]: level l of num_bins shown as
+  l / (num_bins - 1) (256 bins: the 8-bit value k/255; 2 bins: 0 or 1).
+
+  Args:
+    key: a PRNG key (typed or legacy).
+    model: a fitted `Histogram`.
+    num: number of images.
+  """
+  key = validation.check_key("key", key)
+  num = validation.check_int("num", num, low=1)
+  h, w, c = model.image_shape
+  ph, pw = model.patch
+  cells = model.log_probs.shape[0]
+  values = jax.random.categorical(key, model.log_probs, shape=(num, cells))   # [num, P]
+  digits = (values[..., None] // model.num_bins ** jnp.arange(ph * pw * c)) % model.num_bins
+  levels = digits.reshape(num, h // ph, w // pw, ph, pw, c).transpose(0, 1, 3, 2, 4, 5)
+  return levels.reshape(num, h, w, c).astype(jnp.float32) / (model.num_bins - 1)
+
+
 def bits_per_dim(log_prob: jax.Array, num_dims: int, *, bin_width: float = 1.0) -> jax.Array:
   """Bits per dimension of log-likelihoods: -(log_prob + D log bin_width) / (D log 2).
 

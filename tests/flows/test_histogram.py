@@ -54,6 +54,32 @@ def test_counts_of_batches_add_up_to_the_fit():
     flows.histogram_from_counts(counts[:4], image_shape=(4, 4, 1), num_bins=4, patch=(2, 1))
 
 
+@pytest.mark.parametrize("num_bins,patch", [(256, None), (2, (2, 2)), (4, (1, 2))])
+def test_samples_decode_to_the_fitted_images(num_bins, patch):
+  # A model fitted on one image (tiny smoothing) puts ~all its mass on it: every draw must
+  # decode, patch by patch, to that image's quantized levels.
+  image = _random_levels(6, (1, 4, 6, 1))
+  model = flows.histogram_fit(image, num_bins=num_bins, patch=patch, smoothing=1e-12)
+  draws = jax.jit(flows.histogram_sample, static_argnums=2)(jax.random.key(0), model, 5)
+  assert draws.shape == (5, 4, 6, 1) and draws.dtype == jnp.float32
+  expected = (image.astype(np.int64) * num_bins // 256) / (num_bins - 1)
+  np.testing.assert_allclose(draws, np.broadcast_to(expected, draws.shape), rtol=1e-6)
+
+
+def test_sample_frequencies_match_the_model():
+  images = _random_levels(7, (20, 1, 2, 1), high=3)
+  model = flows.histogram_fit(images, num_bins=256, smoothing=1.0)
+  n = 20000
+  draws = flows.histogram_sample(jax.random.PRNGKey(1), model, n)   # a legacy key
+  levels = np.round(np.asarray(draws) * 255).astype(np.int64).reshape(n, 2)
+  p = np.exp(np.asarray(model.log_probs))                          # [2, 256]
+  for d in range(2):
+    freq = np.bincount(levels[:, d], minlength=256) / n
+    # 5 standard errors of a binomial proportion, per value.
+    np.testing.assert_array_less(np.abs(freq - p[d]), 5 * np.sqrt(p[d] * (1 - p[d]) / n)
+                                 + 1e-9)
+
+
 def test_floats_in_unit_interval_equal_their_levels():
   levels = _random_levels(2, (30, 2, 2, 1))
   as_float = levels.astype(np.float32) / 255.0
