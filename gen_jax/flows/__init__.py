@@ -13,5 +13,6 @@ from gen_jax.flows._histogram import quantize
 from gen_jax.flows._spline import rational_quadratic_spline
 from gen_jax.flows._bijectors import Affine
 from gen_jax.flows._bijectors import Logit
+from gen_jax.flows._bijectors import RationalQuadraticSpline
 from gen_jax.flows._bijectors import Sigmoid
 from gen_jax.flows._bijectors import Tanh

@@ -26,6 +26,10 @@ CASES = {
     "tanh": (flows.Tanh, lambda k: 2 * jax.random.normal(k, (B, D))),
     "logit": (lambda: flows.Logit(0.05), lambda k: _unit(k, (B, D))),
     "logit_plain": (lambda: flows.Logit(0.0), lambda k: _unit(k, (B, D))),
+    "spline": (lambda: flows.RationalQuadraticSpline(
+        *(jax.random.normal(k, (D, n)) for k, n in zip(jax.random.split(jax.random.key(9), 3),
+                                                      (6, 6, 5))), bound=2.0),
+               lambda k: 1.5 * jax.random.normal(k, (B, D))),
 }
 
 
