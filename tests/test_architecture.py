@@ -4,8 +4,8 @@
   building   gen_jax.losses, gen_jax.nets, gen_jax.data    (core)
   metrics    gen_jax.metrics                               (core, building)
   substrate  gen_jax.training                              (core, data)
-  families   gen_jax.vae, gen_jax.gan, gen_jax.factorized, gen_jax.energy (all of the above; never another
-             family)
+  families   gen_jax.vae, gen_jax.gan, gen_jax.factorized, gen_jax.energy, gen_jax.flows
+             (all of the above; never another family)
 Experiments and benchmarks may import anything but the conv implementation, which only
 gen_jax.nets names: model code gets the fastest exact convolution from nets.Conv.
 """
@@ -18,7 +18,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CORE = {"random", "validation"}
 BUILDING = CORE | {"losses", "nets", "data"}
-FAMILIES = {"vae", "gan", "factorized", "energy"}
+FAMILIES = {"vae", "gan", "factorized", "energy", "flows"}
 ALLOWED = {
     "random": set(), "validation": {"random"},
     "losses": CORE, "nets": CORE, "data": CORE,

@@ -1,0 +1,3 @@
+from experiments.histogram_mnist.main import main
+
+main()

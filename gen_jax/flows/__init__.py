@@ -1,0 +1,18 @@
+"""Normalizing flows: exact densities by the change of variables,
+log p(x) = log p_z(f(x)) + log |det df/dx| (Dinh et al., 2015, 2017; Durkan et al., 2019),
+beside the histogram baseline every flow must beat."""
+
+from gen_jax.flows._histogram import bits_per_dim
+from gen_jax.flows._histogram import Histogram
+from gen_jax.flows._histogram import histogram_counts
+from gen_jax.flows._histogram import histogram_fit
+from gen_jax.flows._histogram import histogram_from_counts
+from gen_jax.flows._histogram import histogram_log_prob
+from gen_jax.flows._histogram import histogram_sample
+from gen_jax.flows._histogram import quantize
+from gen_jax.flows._spline import rational_quadratic_spline
+from gen_jax.flows._bijectors import Affine
+from gen_jax.flows._bijectors import Logit
+from gen_jax.flows._bijectors import RationalQuadraticSpline
+from gen_jax.flows._bijectors import Sigmoid
+from gen_jax.flows._bijectors import Tanh
