@@ -96,7 +96,8 @@ def evaluate_samples(key: jax.Array, real_images, fake_images, *,
             "real_images", f"KID subsets need at least 4 real and 4 fake images, got "
             f"{num_real} real and {num_fake} fake")
     # Before the (slow) feature extraction: a bad size fails at once.
-    check_subset_size(kid_subset_size, num_real, num_fake, name="kid_subset_size")
+    check_subset_size(kid_subset_size, num_real, num_fake, name="kid_subset_size",
+                      alternative="kid_subset_size=None for the default choice")
   extractor = _extractor(features, inception_weights)
   need_real = wanted - {"is"}
   real_feats = extractor(real_images, progress=progress)[0] if need_real else None

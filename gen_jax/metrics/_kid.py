@@ -82,20 +82,20 @@ def kernel_inception_distance(real_features: jax.Array, fake_features: jax.Array
   return values.mean(), values.std()
 
 
-def check_subset_size(subset_size: int, m: int, n: int, name: str = "subset_size") -> None:
+def check_subset_size(subset_size: int, m: int, n: int, *, name: str = "subset_size",
+                      alternative: str = "key=None for one estimate on the full sets") -> None:
   """ValueError unless KID subsets of `subset_size` rows out of m real and n fake vary."""
   if subset_size > min(m, n):
     raise validation.ArgumentError(
         name,
         f"{name}={subset_size} is larger than the smaller feature set (real_features has "
         f"{m} rows, fake_features {n}); KID subsets are drawn without replacement. Pass "
-        f"{name} <= {min(m, n)} (about half, {min(m, n) // 2}, lets the subsets of both sets "
-        f"differ), "
-        f"or no key for one estimate on the full sets.")
+        f"{name} <= {min(m, n)} (about half, {min(m, n) // 2}, lets the subsets of both "
+        f"sets differ), or {alternative}.")
   if subset_size == m == n:
     raise validation.ArgumentError(
         name,
         f"{name}={subset_size} equals both set sizes ({m} real and {n} fake rows): every "
         f"subset would be the whole of both sets, the mean the full-set estimate and the "
         f"std over subsets only rounding noise. Pass a smaller {name} (e.g. {m // 2}), or "
-        f"no key for one estimate on the full sets.")
+        f"{alternative}.")
