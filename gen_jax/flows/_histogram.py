@@ -27,6 +27,7 @@ import flax
 import jax
 import jax.numpy as jnp
 
+from gen_jax import metrics
 from gen_jax import validation
 
 LEVELS = 256
@@ -212,4 +213,5 @@ def bits_per_dim(log_prob: jax.Array, num_dims: int, *, bin_width: float = 1.0) 
   """
   num_dims = validation.check_int("num_dims", num_dims, low=1)
   bin_width = validation.check_number("bin_width", bin_width, low=0.0, low_inclusive=False)
-  return -(log_prob + num_dims * math.log(bin_width)) / (num_dims * math.log(2.0))
+  # The probability of each bin is density × bin_width^D: the metrics' nll → bits/dim.
+  return metrics.bits_per_dim(-(log_prob + num_dims * math.log(bin_width)), num_dims)
