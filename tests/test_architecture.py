@@ -4,7 +4,8 @@
   building   gen_jax.losses, gen_jax.nets, gen_jax.data    (core)
   metrics    gen_jax.metrics                               (core, building)
   substrate  gen_jax.training                              (core, data)
-  families   gen_jax.vae, gen_jax.gan, gen_jax.factorized, gen_jax.energy, gen_jax.flows
+  families   gen_jax.vae, gen_jax.gan, gen_jax.factorized, gen_jax.energy, gen_jax.flows,
+             gen_jax.diffusion, gen_jax.autoregressive
              (all of the above; never another family)
 Experiments and benchmarks may import anything but the conv implementation, which only
 gen_jax.nets names: model code gets the fastest exact convolution from nets.Conv.
@@ -18,7 +19,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CORE = {"random", "validation"}
 BUILDING = CORE | {"losses", "nets", "data"}
-FAMILIES = {"vae", "gan", "factorized", "energy", "flows"}
+FAMILIES = {"vae", "gan", "factorized", "energy", "flows", "diffusion", "autoregressive"}
 ALLOWED = {
     "random": set(), "validation": {"random"},
     "losses": CORE, "nets": CORE, "data": CORE,
