@@ -129,16 +129,23 @@ def decoder_log_likelihood(x0: Array, mean: Array, log_variance: Array, *,
                            + jnp.square(x0 - mean) * jnp.exp(-log_variance)))
 
 
-def _vlb_term(x0, x_t, t, eps, v, schedule, *, variance, decoder, clip_denoised):
-  """[B] nats: L_t = KL(q(x_{t-1}|x_t,x0) || p(x_{t-1}|x_t)) for t > 0, -log p(x0|x_t) at 0."""
+def _vlb_term(x0, x_t, t, eps, v, schedule, *, variance, decoder, clip_denoised,
+              terms=("kl", "decoder")):
+  """[B] nats: L_t = KL(q(x_{t-1}|x_t,x0) || p(x_{t-1}|x_t)) for t > 0, -log p(x0|x_t) at 0
+  (`terms` names the ones to compute when t is known to be all > 0 or all 0)."""
   x0_hat = _process.predict_x0_from_eps(x_t, t, eps, schedule)
   if clip_denoised:
     x0_hat = jnp.clip(x0_hat, -1.0, 1.0)
   mean, _, _ = _process._q_posterior(x0_hat, x_t, t, schedule)  # pylint: disable=protected-access
   log_var = _process.model_log_variance(schedule, t, variance, x_t.shape, v)
-  q_mean, _, q_log_var = _process._q_posterior(x0, x_t, t, schedule)  # pylint: disable=protected-access
-  kl = _sum_flat(losses.normal_kl(q_mean, q_log_var, mean, log_var))
+  if "kl" in terms:
+    q_mean, _, q_log_var = _process._q_posterior(x0, x_t, t, schedule)  # pylint: disable=protected-access
+    kl = _sum_flat(losses.normal_kl(q_mean, q_log_var, mean, log_var))
+    if "decoder" not in terms:
+      return kl
   nll = -decoder_log_likelihood(x0, mean, log_var, decoder=decoder)
+  if "kl" not in terms:
+    return nll
   return jnp.where(t == 0, nll, kl)
 
 
@@ -222,17 +229,17 @@ def variational_bound(key, eps_fn: Callable, x0: Array, schedule: Schedule, *,
   num_timesteps = schedule.num_timesteps
   scale = 1.0 / (math.prod(x0.shape[1:]) * math.log(2.0))
 
-  def term(t_scalar):
+  def term(t_scalar, kind):
     t = jnp.full((batch,), t_scalar, jnp.int32)
     noise = random.normal(random.fold_in(key, t_scalar), x0.shape, x0.dtype)
     x_t = _process.q_sample_with_noise(x0, t, schedule, noise)
     eps, v = _process.call_eps_fn(eps_fn, x_t, t, variance)
     return _vlb_term(x0, x_t, t, eps, v, schedule, variance=variance, decoder=decoder,
-                     clip_denoised=clip_denoised)
+                     clip_denoised=clip_denoised, terms=(kind,))
 
-  decoder_nats = term(0)
+  decoder_nats = term(0, "decoder")
   if num_timesteps > 1:
-    _, middle = jax.lax.scan(lambda c, t: (c, term(t)), None,
+    _, middle = jax.lax.scan(lambda c, t: (c, term(t, "kl")), None,
                              jnp.arange(1, num_timesteps, dtype=jnp.int32))
     middle = middle.T
   else:
