@@ -107,6 +107,18 @@ class DiffusionSpec:
     return linear_schedule(self.num_timesteps, beta_start=self.beta_start,
                            beta_end=self.beta_end)
 
+  def check_schedule(self, schedule: Schedule) -> Schedule:
+    """`schedule` has the T this model is trained with (a model's timestep embedding only
+    knows t < num_timesteps); raises ArgumentError naming 'schedule' otherwise."""
+    if not isinstance(schedule, Schedule):
+      raise validation.ArgumentError("schedule", f"schedule must be a Schedule, got "
+                                     f"{type(schedule).__name__}")
+    if schedule.num_timesteps != self.num_timesteps:
+      raise validation.ArgumentError(
+          "schedule", f"schedule must have the model's num_timesteps = {self.num_timesteps} "
+          f"steps, got a schedule of T = {schedule.num_timesteps}")
+    return schedule
+
   def to_model_space(self, x: jax.Array) -> jax.Array:
     """Data as the batch holds it -> the space the diffusion runs in."""
     return 2.0 * x - 1.0 if self.data_transform == "image" else x
