@@ -128,6 +128,11 @@ def ddim_sample(key, eps_fn: Callable, shape: Sequence[int], schedule: Schedule,
   eta = 0 is deterministic given x_T; eta = 1 with S = T is ancestral sampling with the
   posterior variance betatilde.
 
+  The first step divides by sqrt(abar_{T-1}): with `cosine_schedule`'s last beta clipped at
+  0.999, abar_{T-1} ~ 1e-9 and an imperfect eps is amplified ~3e4 times; on image data
+  clip_denoised bounds it, on unbounded data use a schedule whose abar_{T-1} is ~1e-5 (the
+  linear one) — measured on the 2-D swiss roll: energy distance 60 (cosine) vs 0.004 (linear).
+
   Args:
     key: PRNG key (x_T from split(key)[0], step i's z from fold_in(split(key)[1], i)).
     eps_fn: (x_t, t int32 [B]) -> eps (or [eps, v] with learned_variance: v is ignored).
