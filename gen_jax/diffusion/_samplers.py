@@ -131,7 +131,8 @@ def ddim_sample(key, eps_fn: Callable, shape: Sequence[int], schedule: Schedule,
   The first step divides by sqrt(abar_{T-1}): with `cosine_schedule`'s last beta clipped at
   0.999, abar_{T-1} ~ 1e-9 and an imperfect eps is amplified ~3e4 times; on image data
   clip_denoised bounds it, on unbounded data use a schedule whose abar_{T-1} is ~1e-5 (the
-  linear one) — measured on the 2-D swiss roll: energy distance 60 (cosine) vs 0.004 (linear).
+  linear one). Measured on the 2-D swiss roll (cosine, T = 200, one model): energy distance
+  to the data 60 for DDIM vs 0.07 for ancestral sampling.
 
   Args:
     key: PRNG key (x_T from split(key)[0], step i's z from fold_in(split(key)[1], i)).
