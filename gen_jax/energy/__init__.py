@@ -7,6 +7,7 @@ from gen_jax.energy._gibbs import gibbs_discrete
 from gen_jax.energy._gibbs import gibbs_sweep
 from gen_jax.energy._gibbs import log_probs_from_table
 from gen_jax.energy._rbm import cd_gradients
+from gen_jax.energy._rbm import check_binary
 from gen_jax.energy._rbm import pcd_gradients
 from gen_jax.energy._rbm import rbm_energy
 from gen_jax.energy._rbm import rbm_exact_log_partition
