@@ -13,3 +13,9 @@ from gen_jax.energy._rbm import rbm_energy
 from gen_jax.energy._rbm import rbm_exact_log_partition
 from gen_jax.energy._rbm import rbm_free_energy
 from gen_jax.energy._rbm import rbm_gibbs_step
+from gen_jax.energy._sbn import sbn_init
+from gen_jax.energy._sbn import sbn_log_joint
+from gen_jax.energy._sbn import sbn_log_likelihood
+from gen_jax.energy._sbn import sbn_posterior_sample
+from gen_jax.energy._sbn import sbn_sample
+from gen_jax.energy._sbn import vimco_surrogate
