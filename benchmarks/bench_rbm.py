@@ -97,7 +97,7 @@ def setup_torch(steps: int, batch: int, chains: int, num_betas: int, lr: float,
   torch.set_num_threads(threads)
   torch.manual_seed(0)
   x, w, base = _data(batch)
-  v = torch.from_numpy(x)
+  v = torch.from_numpy(x.copy())
   W, b, c = torch.from_numpy(w.copy()), torch.from_numpy(base.copy()), torch.zeros(H)
   state = {"chains": v[:chains].clone(), "mom": [torch.zeros_like(W), torch.zeros_like(b),
                                                   torch.zeros_like(c)]}

@@ -19,3 +19,5 @@ from gen_jax.energy._sbn import sbn_log_likelihood
 from gen_jax.energy._sbn import sbn_posterior_sample
 from gen_jax.energy._sbn import sbn_sample
 from gen_jax.energy._sbn import vimco_surrogate
+from gen_jax.energy._moments import gmmn_loss
+from gen_jax.energy._moments import kozachenko_leonenko_entropy
