@@ -1,6 +1,9 @@
 """Energy-based models: Gibbs sampling on discrete tables, restricted Boltzmann machines
 (energies, free energies, block Gibbs, CD/PCD gradients) and their partition functions
-(exact enumeration, annealed importance sampling)."""
+(exact enumeration, annealed importance sampling); and the other classic latent models of
+the notes: sigmoid belief nets (VIMCO, importance-sampled log-likelihood), the generative
+moment matching loss (MMD², shared with metrics' KID) and the Kozachenko-Leonenko entropy
+of entropic autoencoders."""
 
 from gen_jax.energy._ais import ais_log_partition
 from gen_jax.energy._gibbs import gibbs_discrete
