@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gen_jax import random
 from gen_jax import validation
@@ -38,6 +39,23 @@ def check_params(params) -> tuple[int, int]:
   for name in ("W", "b", "c"):
     validation.check_dtype(f"params['{name}']", params[name], "float")
   return num_visible, num_hidden
+
+
+def check_binary(name: str, x) -> None:
+  """ArgumentError naming `name` unless the *concrete* array x holds only 0s and 1s.
+
+  Traced arrays (under jit) are not checked: their values are unknown at trace time.
+  """
+  try:
+    values = np.asarray(x)
+  except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+    return
+  bad = (values != 0) & (values != 1)
+  if bad.any():
+    raise validation.ArgumentError(
+        name, f"{name} must be binary (0/1) for a binary model, got {int(bad.sum())} of "
+        f"{values.size} values outside {{0, 1}} (e.g. {values[bad].flat[0]!r}); binarize "
+        "it first (e.g. dataset 'binarized_mnist', or data.fixed_binarize)")
 
 
 def rbm_energy(params: dict, v: jax.Array, h: jax.Array) -> jax.Array:
@@ -125,7 +143,8 @@ def cd_gradients(key: jax.Array, params: dict, v_data: jax.Array, *, k: int = 1)
   Args:
     key: one PRNG key, typed or legacy.
     params: {"W": [V, H], "b": [V], "c": [H]}.
-    v_data: [B, V] a batch of binary data.
+    v_data: [B, V] a batch of binary data (checked when concrete: ArgumentError naming
+      v_data for a value other than 0 or 1).
     k: Gibbs steps (>= 1).
   Returns:
     gradients with the structure of `params` (descend them: optax, `apply_gradients`).
@@ -134,6 +153,7 @@ def cd_gradients(key: jax.Array, params: dict, v_data: jax.Array, *, k: int = 1)
   num_visible, _ = check_params(params)
   validation.check_shape("v_data", v_data, (None, num_visible))
   k = validation.check_int("k", k, low=1)
+  check_binary("v_data", v_data)
   v_model = _gibbs_chain(key, params, v_data.astype(jnp.float32), k)
   return _free_energy_gradients(params, v_data, v_model)
 
@@ -148,7 +168,7 @@ def pcd_gradients(key: jax.Array, params: dict, v_data: jax.Array, chains: jax.A
   Args:
     key: one PRNG key, typed or legacy.
     params: {"W": [V, H], "b": [V], "c": [H]}.
-    v_data: [B, V] a batch of binary data.
+    v_data: [B, V] a batch of binary data (checked when concrete, as in `cd_gradients`).
     chains: [N, V] the persistent chains' visible states (N need not equal B).
     k: Gibbs steps per update (>= 1).
   Returns:
@@ -159,6 +179,7 @@ def pcd_gradients(key: jax.Array, params: dict, v_data: jax.Array, chains: jax.A
   validation.check_shape("v_data", v_data, (None, num_visible))
   validation.check_shape("chains", chains, (None, num_visible))
   k = validation.check_int("k", k, low=1)
+  check_binary("v_data", v_data)
   chains = _gibbs_chain(key, params, chains.astype(jnp.float32), k)
   return _free_energy_gradients(params, v_data, chains), chains
 

@@ -20,7 +20,9 @@ from gen_jax.metrics._features import mnist_features
 from gen_jax.metrics._frechet import frechet_distance
 from gen_jax.metrics._frechet import frechet_inception_distance
 from gen_jax.metrics._inception_score import inception_score
+from gen_jax.metrics._kid import gaussian_mixture_kernel
 from gen_jax.metrics._kid import kernel_inception_distance
+from gen_jax.metrics._kid import mmd2
 from gen_jax.metrics._kid import mmd2_unbiased
 from gen_jax.metrics._kid import polynomial_kernel
 from gen_jax.metrics._prd import kmeans

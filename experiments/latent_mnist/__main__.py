@@ -1,0 +1,3 @@
+from experiments.latent_mnist.main import main
+
+main()

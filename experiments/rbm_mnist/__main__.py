@@ -1,0 +1,3 @@
+from experiments.rbm_mnist.main import main
+
+main()
