@@ -26,3 +26,6 @@ from gen_jax.losses._gan import minimax_generator_loss
 from gen_jax.losses._gan import non_saturating_generator_loss
 from gen_jax.losses._gan import wasserstein_critic_loss
 from gen_jax.losses._gan import wasserstein_generator_loss
+
+from gen_jax.losses._logistic_mixture import discretized_logistic_mixture_log_likelihood
+from gen_jax.losses._logistic_mixture import sample_discretized_logistic_mixture
