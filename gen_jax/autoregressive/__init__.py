@@ -1,4 +1,18 @@
-"""Autoregressive and tractable models (issue 14)."""
+"""Autoregressive and tractable models: p(x) = Π_d p(x_{o_d} | x_{o_<d}) with exact
+likelihoods (NADE, Larochelle & Murray, 2011; MADE, Germain et al., 2015), naive and fast
+ancestral samplers that agree sample for sample, and sum-product networks (Poon & Domingos,
+2011; Peharz et al., 2019) with exact marginals and conditionals."""
+
+from gen_jax.autoregressive._likelihood import check_data
+from gen_jax.autoregressive._likelihood import log_prob
+from gen_jax.autoregressive._made import MADE
+from gen_jax.autoregressive._made import made_log_prob
+from gen_jax.autoregressive._made import made_sample_fast
+from gen_jax.autoregressive._nade import NADE
+from gen_jax.autoregressive._nade import nade_sample_fast
+from gen_jax.autoregressive._sampling import draw
+from gen_jax.autoregressive._sampling import sample_naive
+from gen_jax.autoregressive._sampling import sampling_noise
 
 from gen_jax.autoregressive._pixelcnn import check_pixels
 from gen_jax.autoregressive._pixelcnn import ConvARSpec

@@ -14,3 +14,9 @@ from gen_jax.nets.minibatch import MinibatchDiscrimination
 from gen_jax.nets.minibatch import MinibatchStddev
 from gen_jax.nets.variables import apply
 from gen_jax.nets.variables import split_variables
+from gen_jax.nets.made import check_order
+from gen_jax.nets.made import MADE
+from gen_jax.nets.made import made_degrees
+from gen_jax.nets.made import made_masks
+from gen_jax.nets.made import MaskedDense
+from gen_jax.nets.made import order_degrees
