@@ -24,6 +24,8 @@ import optax
 from gen_jax import losses
 from gen_jax import random
 from gen_jax import validation
+from gen_jax.autoregressive._likelihood import check_data
+from gen_jax.autoregressive._likelihood import log_prob
 from gen_jax.nets import pixelcnn as pixelcnn_nets
 from gen_jax.nets import pixelrnn as pixelrnn_nets
 from gen_jax.training import make_train_step
@@ -44,33 +46,19 @@ def num_outputs(distribution: str, *, num_levels: int = LEVELS, num_mixtures: in
 
 def check_pixels(x, *, distribution: str, num_levels: int = LEVELS, name: str = "x") -> None:
   """Concrete `x` holds {0, 1} ('bernoulli') or integer levels in [0, L-1] (otherwise);
-  an `ArgumentError` naming `name` if not. Traced values are not checked (unknown)."""
+  an `ArgumentError` naming `name` if not (the family's `check_data`). Traced values are
+  not checked (unknown)."""
   validation.check_choice("distribution", distribution, DISTRIBUTIONS)
-  if isinstance(x, jax.core.Tracer):
-    return
-  v = np.asarray(x)
-  if not v.size:
-    return
-  if distribution == "bernoulli":
-    bad = ~((v == 0) | (v == 1))
-    if bad.any():
-      raise validation.ArgumentError(
-          name, f"{name} must be binary (0 or 1) for a Bernoulli model, got {int(bad.sum())} "
-          f"other values, e.g. {v[bad].flat[0]!r}")
-  else:
-    bad = ~((v >= 0) & (v <= num_levels - 1) & (np.mod(v, 1) == 0))
-    if bad.any():
-      raise validation.ArgumentError(
-          name, f"{name} must hold integer levels in [0, {num_levels - 1}], got "
-          f"{int(bad.sum())} other values, e.g. {v[bad].flat[0]!r}")
+  check_data(x, distribution="bernoulli" if distribution == "bernoulli" else "categorical",
+             num_levels=num_levels, name=name)
 
 
 def pixel_log_prob(out: jax.Array, x: jax.Array, *, distribution: str,
                    num_levels: int = LEVELS) -> jax.Array:
   """Exact log p(x) in nats, [B], from the network's per-dimension parameters.
 
-  Bernoulli: Σ_d x_d l_d − softplus(l_d); categorical: Σ_d log softmax(l_d)[x_d];
-  logistic mixture: `losses.discretized_logistic_mixture_log_likelihood` of x / (L − 1).
+  Bernoulli: Σ_d x_d l_d − softplus(l_d); categorical: Σ_d log softmax(l_d)[x_d] (both
+  the family's `log_prob`); logistic mixture: `losses.discretized_logistic_mixture_log_likelihood` of x / (L − 1).
 
   Args:
     out: [B, H, W, C] ('bernoulli'), [B, H, W, C, L] ('categorical'), [B, H, W, C, 3K].
@@ -80,16 +68,11 @@ def pixel_log_prob(out: jax.Array, x: jax.Array, *, distribution: str,
   """
   validation.check_choice("distribution", distribution, DISTRIBUTIONS)
   validation.check_rank("x", x, 4, "[B, H, W, C]")
+  if distribution != "logistic_mixture":
+    return log_prob(out, x, distribution=distribution)
   check_pixels(x, distribution=distribution, num_levels=num_levels)
   x = jnp.asarray(x, jnp.float32)
-  if distribution == "bernoulli":
-    validation.check_same_shape(("out", "x"), (out, x), batched=True)
-    return losses.bernoulli_log_likelihood(x, out)
   validation.check_shape("out", out, tuple(x.shape) + (None,))
-  if distribution == "categorical":
-    log_p = jax.nn.log_softmax(out, axis=-1)
-    picked = jnp.take_along_axis(log_p, x.astype(jnp.int32)[..., None], -1)
-    return picked.reshape(x.shape[0], -1).sum(-1)
   return losses.discretized_logistic_mixture_log_likelihood(
       x / (num_levels - 1), out, num_levels=num_levels)
 

@@ -112,3 +112,13 @@ def test_bad_input_names_the_argument():
     ar.ConvARSpec(model="pixelcnnn")
   with pytest.raises(validation.ArgumentError, match="kernel"):
     ar.ConvARSpec(kernel=4)
+
+
+def test_naive_sampler_matches_the_family_sampler():
+  shape = (2, 4, 4, 1)
+  model = ar.PixelCNN(features=4, num_layers=1, first_kernel=3)
+  params = _init(model, shape[1:])
+  key = jax.random.key(8)
+  ours = ar.conv_sample_naive(key, model, params, shape)
+  family = ar.sample_naive(key, lambda x: model.apply(params, x), shape)
+  np.testing.assert_array_equal(np.asarray(ours), np.asarray(family))
