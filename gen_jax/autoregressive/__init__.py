@@ -25,3 +25,4 @@ from gen_jax.autoregressive._fast_sampling import conv_sample
 from gen_jax.autoregressive._fast_sampling import conv_sample_naive
 from gen_jax.autoregressive._fast_sampling import pixel_draw
 from gen_jax.autoregressive._fast_sampling import pixel_noise
+from gen_jax.autoregressive._pixelcnn import to_model_data
