@@ -24,8 +24,8 @@ def _all_images(h, w, c, levels):
 
 @pytest.mark.parametrize("cls,distribution,levels,channels", [
     (ar.PixelCNN, "bernoulli", 2, 1),
-    (ar.GatedPixelCNN, "bernoulli", 2, 1),
-    (ar.PixelCNN, "categorical", 3, 2),
+    pytest.param(ar.GatedPixelCNN, "bernoulli", 2, 1, marks=pytest.mark.slow),
+    pytest.param(ar.PixelCNN, "categorical", 3, 2, marks=pytest.mark.slow),
     (ar.GatedPixelCNN, "logistic_mixture", 4, 1),
 ])
 def test_probabilities_sum_to_one(cls, distribution, levels, channels):
@@ -43,18 +43,21 @@ def test_probabilities_sum_to_one(cls, distribution, levels, channels):
   np.testing.assert_allclose(jax.nn.logsumexp(ll), 0.0, atol=2e-5)
 
 
+_SLOW = pytest.mark.slow  # compile-heavy variants (unrolled channel loops): -m slow
 CASES = [
-    ("pixelcnn", ar.PixelCNN, "bernoulli", 1, 0),
-    ("pixelcnn_rgb_categorical", ar.PixelCNN, "categorical", 3, 0),
-    ("pixelcnn_mixture_cond", ar.PixelCNN, "logistic_mixture", 1, 4),
-    ("gated", ar.GatedPixelCNN, "bernoulli", 1, 0),
-    ("gated_cond", ar.GatedPixelCNN, "bernoulli", 1, 4),
-    ("gated_rgb_mixture", ar.GatedPixelCNN, "logistic_mixture", 3, 0),
+    pytest.param("pixelcnn", ar.PixelCNN, "bernoulli", 1, 0, id="pixelcnn"),
+    pytest.param("pixelcnn_rgb_categorical", ar.PixelCNN, "categorical", 3, 0,
+                 id="pixelcnn_rgb_categorical", marks=_SLOW),
+    pytest.param("pixelcnn_mixture_cond", ar.PixelCNN, "logistic_mixture", 1, 4,
+                 id="pixelcnn_mixture_cond", marks=_SLOW),
+    pytest.param("gated", ar.GatedPixelCNN, "bernoulli", 1, 0, id="gated", marks=_SLOW),
+    pytest.param("gated_cond", ar.GatedPixelCNN, "bernoulli", 1, 4, id="gated_cond"),
+    pytest.param("gated_rgb_mixture", ar.GatedPixelCNN, "logistic_mixture", 3, 0,
+                 id="gated_rgb_mixture", marks=_SLOW),
 ]
 
 
-@pytest.mark.parametrize("name,cls,distribution,channels,classes", CASES,
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name,cls,distribution,channels,classes", CASES)
 def test_fast_sampler_equals_naive(name, cls, distribution, channels, classes):
   del name
   shape = (3, 5, 6, channels)
@@ -78,6 +81,7 @@ def test_fast_sampler_equals_naive(name, cls, distribution, channels, classes):
                                 np.asarray(given).reshape(3, -1)[:, :13])
 
 
+@pytest.mark.slow
 def test_samples_follow_the_model():
   h, w, n = 2, 2, 4000
   model = ar.GatedPixelCNN(features=8, num_layers=2, first_kernel=3, kernel=3)

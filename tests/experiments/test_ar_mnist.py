@@ -31,7 +31,11 @@ VARIANTS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(VARIANTS))
+SLOW = ("gated_pixelcnn_conditional", "pixelrnn", "pixelcnn_logistic_mixture")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in sorted(VARIANTS)])
 def test_model_trains_and_reports(tmp_path, name):
   results = ar_main.train_and_evaluate(_tiny(**VARIANTS[name]), str(tmp_path))
   assert results["step"] == 3 and results["nll_kind"] == "exact"

@@ -81,6 +81,7 @@ def test_pixelcnn_dependencies_match_masks_and_show_the_blind_spot():
   assert blind.sum() > 0
 
 
+@pytest.mark.slow
 def test_pixelcnn_blind_spot_persists_with_depth():
   h, w = 6, 8
   model = PixelCNN(features=4, num_layers=10, first_kernel=3, kernel=3)
@@ -108,7 +109,8 @@ def test_gated_pixelcnn_shallow_is_causal():
   assert dep.sum() < preceding(h * w).sum()           # too shallow to see everything
 
 
-@pytest.mark.parametrize("cls", [PixelCNN, GatedPixelCNN])
+@pytest.mark.parametrize("cls", [PixelCNN,
+                                 pytest.param(GatedPixelCNN, marks=pytest.mark.slow)])
 def test_colour_channels_are_ordered(cls):
   h, w, c = 4, 4, 3
   model = cls(features=12, num_layers=2, first_kernel=3, kernel=3, outputs=2)
