@@ -13,3 +13,7 @@ from gen_jax.autoregressive._nade import nade_sample_fast
 from gen_jax.autoregressive._sampling import draw
 from gen_jax.autoregressive._sampling import sample_naive
 from gen_jax.autoregressive._sampling import sampling_noise
+from gen_jax.autoregressive._spn import SPN
+from gen_jax.autoregressive._spn import spn_complete
+from gen_jax.autoregressive._spn import spn_log_prob
+from gen_jax.autoregressive._spn import spn_sample
