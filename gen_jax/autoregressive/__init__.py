@@ -17,3 +17,7 @@ from gen_jax.autoregressive._spn import SPN
 from gen_jax.autoregressive._spn import spn_complete
 from gen_jax.autoregressive._spn import spn_log_prob
 from gen_jax.autoregressive._spn import spn_sample
+from gen_jax.autoregressive._dense import dense_log_prob
+from gen_jax.autoregressive._dense import dense_sample
+from gen_jax.autoregressive._dense import DenseARSpec
+from gen_jax.autoregressive._dense import make_dense_task
