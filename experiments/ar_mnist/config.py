@@ -31,6 +31,11 @@ def get_config() -> ml_collections.ConfigDict:
   c.hidden_size = 500        # nade / made: hidden units (made: one hidden layer of this width)
   c.num_masks = 1            # made: masks in the ensemble (order/connectivity agnostic if > 1)
   c.order_agnostic = False   # made: a random order per mask
+  c.connectivity_agnostic = False  # made: random hidden degrees per mask
+  c.spn_depth = 4            # spn: region-graph depth L
+  c.spn_repetitions = 10     # spn: random region graphs R
+  c.spn_sums = 10            # spn: sum nodes per region S
+  c.spn_inputs = 10          # spn: Bernoulli leaves per input region I
   c.num_sample_images = 64   # images in each samples/*.png grid (fast sampler)
   c.num_speed_images = 16    # images per timed call of each sampler (fast and naive)
   c.num_completions = 16     # test digits completed from their top half (completions.png)

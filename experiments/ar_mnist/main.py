@@ -1,9 +1,10 @@
-"""Autoregressive models of MNIST with exact likelihoods: NADE, MADE, PixelCNN, gated
-PixelCNN, PixelRNN (Row LSTM).
+"""Tractable models of MNIST with exact likelihoods: NADE, MADE, PixelCNN, gated PixelCNN,
+PixelRNN (Row LSTM) and a sum-product network.
 
   python -m experiments.ar_mnist --workdir=/tmp/pixelcnn
   python -m experiments.ar_mnist --workdir=/tmp/gated --config.model=gated_pixelcnn
   python -m experiments.ar_mnist --workdir=/tmp/nade --config.model=nade
+  python -m experiments.ar_mnist --workdir=/tmp/spn --config.model=spn
   python -m experiments.ar_mnist --workdir=/tmp/pcnn256 --config.distribution=categorical
 
 Binarized embedded MNIST by default (dynamic binarization for training; the test digits
@@ -15,7 +16,9 @@ results.json: test_nll (exact, nats per test image), test_bpd, nll_kind "exact",
 samples_per_second_fast / samples_per_second_naive (num_speed_images per call, each
 sampler compiled first) and their ratio sampling_speedup, plus what the loop adds.
 Images: samples/step_*.png (fast sampler) and completions.png (three rows: test digits,
-their top halves as given, the model's completions of the bottom halves).
+their top halves as given, the model's completions of the bottom halves: ancestral for the
+autoregressive models, an exact conditional draw for the SPN). The SPN has one sampler
+(one pass), so its "naive" speed is the same sampler's.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
 from experiments.ar_mnist.config import get_config
 from gen_jax import autoregressive as ar
@@ -39,7 +41,7 @@ from gen_jax import validation
 from gen_jax.training import outputs
 
 CONV_MODELS = ("pixelcnn", "gated_pixelcnn", "pixelrnn")
-DENSE_MODELS = ("nade", "made")
+DENSE_MODELS = ("nade", "made", "spn")
 MODELS = DENSE_MODELS + CONV_MODELS
 LEVELS = 256
 
@@ -54,17 +56,12 @@ def conv_spec(config: ml_collections.ConfigDict) -> ar.ConvARSpec:
 def validate(config: ml_collections.ConfigDict) -> None:
   training.validate_config(config, choices={"model": MODELS})
   with validation.config_keys():
-    for key in ("num_speed_images", "num_completions", "eval_batch_size", "hidden_size",
-                "num_masks"):
+    for key in ("num_speed_images", "num_completions", "eval_batch_size"):
       validation.check_int(key, config[key], low=1)
-    if config.model in CONV_MODELS:
-      conv_spec(config)
-      return
-    validation.check_choice("distribution", config.distribution,
-                            ("bernoulli",) if config.model == "nade"
-                            else ("bernoulli", "categorical"))
-    validation.check_choice("binarize", config.binarize, ("dynamic", "none"))
-    validation.check_int("num_sample_images", config.num_sample_images, low=1)
+  if config.model in CONV_MODELS:
+    conv_spec(config)
+  else:
+    dense_spec(config)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,77 +115,43 @@ def _complete_flat(key, apply_fn, given, num_given, distribution):
   return jax.lax.fori_loop(num_given, d, body, x0)
 
 
+def dense_spec(config: ml_collections.ConfigDict) -> ar.DenseARSpec:
+  """The typed spec of NADE / MADE / SPN (MADE: one hidden layer of hidden_size)."""
+  with validation.config_keys():
+    fields = {f.name: config[f.name] for f in dataclasses.fields(ar.DenseARSpec)
+              if f.name in config}
+    return ar.DenseARSpec(**fields, hidden_sizes=(config.hidden_size,))
+
+
 def dense_task(config, train_data, test_data):
-  """NADE / MADE over the flattened image, trained like the conv models."""
+  """NADE / MADE / SPN over the flattened image (the family's `make_dense_task`)."""
+  spec = dense_spec(config)
+  task = ar.make_dense_task(spec, train_data=train_data, test_data=test_data)
   shape = tuple(train_data.image_shape)
   dims = math.prod(shape)
-  dist = config.distribution
-  if config.model == "nade":
-    model = ar.NADE(num_dims=dims, hidden_size=config.hidden_size)
-  else:
-    agnostic = config.num_masks > 1
-    model = ar.MADE(num_dims=dims, hidden_sizes=(config.hidden_size,), distribution=dist,
-                    num_masks=config.num_masks, order_agnostic=agnostic and
-                    config.order_agnostic, connectivity_agnostic=agnostic)
-  test_x = _test_images(test_data, dist, config.binarize)
-  ar.check_data(test_x, distribution=dist, name="test images")
-
-  def log_likelihood(params, x):
-    if config.model == "made":
-      return ar.made_log_prob(model, params, x)
-    return ar.log_prob(model.apply(params, x), x, distribution=dist)
-
-  def init(key):
-    params = model.init(key, jnp.zeros((1, *shape), jnp.float32))
-    return training.TrainState.create({"model": params},
-                                      {"model": optax.adam(config.learning_rate)})
-
-  def loss_fn(params, state, batch, key):
-    k_data, k_mask = jax.random.split(key)
-    x = ar.to_model_data(batch["image"], k_data, distribution=dist,
-                         binarize=config.binarize)
-    nll = -ar.log_prob(model.apply(params, x, key=k_mask), x, distribution=dist)
-    return nll.mean(), ({"nll": nll.mean()}, state.extra)
-
-  def evaluate(state, key, *, final=False):
-    del key, final
-    params = state.eval_params("model")
-    ll = training.map_batches(lambda x: log_likelihood(params, x), test_x,
-                              batch_size=config.eval_batch_size)
-    nll = float(-np.mean(ll))
-    return {"test_nll": nll, "test_bpd": nll / (dims * math.log(2)), "nll_kind": "exact"}
+  model = spec.module(dims)
 
   def fast(key, params, n):
-    if config.model == "nade":
-      x = ar.nade_sample_fast(key, model, params, n)
-    else:
-      x = ar.made_sample_fast(key, model, params, n)
-    return x.reshape(n, *shape)
+    return ar.dense_sample(key, model, params, n).reshape(n, *shape)
 
   def naive(key, params, n):
-    order = model.order() if config.model == "nade" else model.order(0)
-    apply = (lambda v: model.apply(params, v)) if config.model == "nade" else (
-        lambda v: model.apply(params, v, mask_index=0))
-    return ar.sample_naive(key, apply, (n, dims), distribution=dist, order=order,
-                           num_levels=LEVELS).reshape(n, *shape)
-
-  raster = config.model == "nade" or not (config.num_masks > 1 and config.order_agnostic)
+    return ar.dense_sample(key, model, params, n, fast=False).reshape(n, *shape)
 
   def complete(key, params, given, num_given, labels):
     del labels
-    apply = lambda v: model.apply(params, v.reshape(given.shape), mask_index=0) if (
-        config.model == "made") else model.apply(params, v.reshape(given.shape))
     n = given.shape[0]
-    return _complete_flat(key, apply, given.reshape(n, -1), num_given,
-                          dist).reshape(given.shape)
+    flat = given.reshape(n, dims)
+    if spec.model == "spn":   # exact conditional sampling given the top half
+      observed = jnp.arange(dims) < num_given
+      return ar.spn_complete(model, params, flat, observed, key=key,
+                             mode="sample").reshape(given.shape)
+    if spec.model == "made":
+      apply = lambda v: model.apply(params, v, mask_index=0)
+    else:
+      apply = lambda v: model.apply(params, v)
+    return _complete_flat(key, apply, flat, num_given, spec.distribution).reshape(given.shape)
 
-  def sample_grid(state, key):
-    x = fast(key, state.eval_params("model"), config.num_sample_images)
-    return x if dist == "bernoulli" else x / (LEVELS - 1)
-
-  task = training.Task(init=init, step=training.make_train_step(loss_fn), evaluate=evaluate,
-                       sample=jax.jit(sample_grid), plot_keys=("loss",),
-                       data_keys=("image",))
+  raster = spec.model != "made" or not spec.order_agnostic
   return task, Samplers(fast=fast, naive=naive, complete=complete if raster else None)
 
 

@@ -28,10 +28,11 @@ VARIANTS = {
                                       num_mixtures=2),
     "nade": dict(model="nade"),
     "made": dict(model="made"),
+    "spn": dict(model="spn", spn_depth=2, spn_repetitions=2, spn_sums=2, spn_inputs=2),
 }
 
 
-SLOW = ("gated_pixelcnn_conditional", "pixelrnn", "pixelcnn_logistic_mixture")
+SLOW = ("gated_pixelcnn_conditional", "pixelrnn", "pixelcnn_logistic_mixture", "made")
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
