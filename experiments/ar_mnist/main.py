@@ -67,9 +67,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
 @dataclasses.dataclass(frozen=True)
 class Samplers:
   """What the final evaluation calls, on the model's parameters: fast(key, params, n),
-  naive(key, params, n) and complete(key, params, given, num_given), all returning raw
-  values [n, H, W, C] (0/1 or levels); complete is None when the model's order does not
-  start with the top half."""
+  naive(key, params, n) and complete(key, params, given, num_given, labels), all returning
+  raw values [n, H, W, C] (0/1 or levels); complete is None when the model's order does
+  not start with the top half."""
   fast: callable
   naive: callable
   complete: callable | None
