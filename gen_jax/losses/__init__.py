@@ -29,3 +29,5 @@ from gen_jax.losses._gan import wasserstein_generator_loss
 
 from gen_jax.losses._diffusion import discretized_gaussian_log_likelihood
 from gen_jax.losses._diffusion import normal_kl
+from gen_jax.losses._logistic_mixture import discretized_logistic_mixture_log_likelihood
+from gen_jax.losses._logistic_mixture import sample_discretized_logistic_mixture

@@ -16,3 +16,9 @@ from gen_jax.nets.variables import apply
 from gen_jax.nets.variables import split_variables
 from gen_jax.nets.time_mlp import TimeMLP
 from gen_jax.nets.time_mlp import timestep_embedding
+from gen_jax.nets.made import check_order
+from gen_jax.nets.made import MADE
+from gen_jax.nets.made import made_degrees
+from gen_jax.nets.made import made_masks
+from gen_jax.nets.made import MaskedDense
+from gen_jax.nets.made import order_degrees

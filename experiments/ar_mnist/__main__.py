@@ -1,0 +1,3 @@
+from experiments.ar_mnist.main import main
+
+main()
