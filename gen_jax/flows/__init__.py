@@ -16,3 +16,16 @@ from gen_jax.flows._bijectors import Logit
 from gen_jax.flows._bijectors import RationalQuadraticSpline
 from gen_jax.flows._bijectors import Sigmoid
 from gen_jax.flows._bijectors import Tanh
+from gen_jax.flows._layers import ActNorm
+from gen_jax.flows._layers import AffineCoupling
+from gen_jax.flows._layers import Chain
+from gen_jax.flows._layers import channel_mask
+from gen_jax.flows._layers import checkerboard_mask
+from gen_jax.flows._layers import FlowLayer
+from gen_jax.flows._layers import Invertible1x1Conv
+from gen_jax.flows._layers import LeakyReLU
+from gen_jax.flows._layers import LUAffine
+from gen_jax.flows._layers import SplineCoupling
+from gen_jax.flows._layers import Squeeze
+from gen_jax.flows._layers import squeeze
+from gen_jax.flows._layers import unsqueeze

@@ -14,3 +14,6 @@ from gen_jax.nets.minibatch import MinibatchDiscrimination
 from gen_jax.nets.minibatch import MinibatchStddev
 from gen_jax.nets.variables import apply
 from gen_jax.nets.variables import split_variables
+from gen_jax.nets.flow_nets import CouplingMLP
+from gen_jax.nets.flow_nets import CouplingResNet
+from gen_jax.nets.flow_nets import ZeroConv
