@@ -29,3 +29,4 @@ from gen_jax.flows._layers import SplineCoupling
 from gen_jax.flows._layers import Squeeze
 from gen_jax.flows._layers import squeeze
 from gen_jax.flows._layers import unsqueeze
+from gen_jax.flows._autoregressive import MaskedAutoregressive
