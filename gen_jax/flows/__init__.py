@@ -30,3 +30,12 @@ from gen_jax.flows._layers import Squeeze
 from gen_jax.flows._layers import squeeze
 from gen_jax.flows._layers import unsqueeze
 from gen_jax.flows._autoregressive import MaskedAutoregressive
+from gen_jax.flows._models import Flow
+from gen_jax.flows._models import maf_flow
+from gen_jax.flows._models import MultiScaleFlow
+from gen_jax.flows._models import normal_log_prob
+from gen_jax.flows._models import realnvp_flow
+from gen_jax.flows._models import spline_flow
+from gen_jax.flows._models import uniform_dequantize
+from gen_jax.flows._models import VariationalDequantizer
+from gen_jax.flows._models import as_bijector
