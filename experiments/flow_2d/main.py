@@ -44,7 +44,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     validation.check_int("num_plot_samples", config.num_plot_samples, low=1)
 
 
-def plot(path: str, flow, params, key, train_x: np.ndarray, num_samples: int,
+def plot(path: str, functions, params, key, train_x: np.ndarray, num_samples: int,
          title: str) -> None:
   """Data, learned density (on a 200 x 200 grid) and samples, side by side."""
   import matplotlib  # pylint: disable=g-import-not-at-top
@@ -53,8 +53,9 @@ def plot(path: str, flow, params, key, train_x: np.ndarray, num_samples: int,
   lo, hi = np.percentile(train_x, 0.5, axis=0) - 0.5, np.percentile(train_x, 99.5, axis=0) + 0.5
   t0, t1 = np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200)
   grid = np.stack(np.meshgrid(t0, t1), -1).reshape(-1, 2).astype(np.float32)
-  log_p = np.asarray(jax.jit(lambda v: flow.apply(params, v, method="log_prob"))(grid))
-  samples = np.asarray(flow.apply(params, key, num_samples, method="sample"))
+  log_prob, sample = functions
+  log_p = np.asarray(log_prob(params, grid))
+  samples = np.asarray(sample(params, key, num_samples))
   fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
   axes[0].scatter(train_x[:num_samples, 0], train_x[:num_samples, 1], s=1, alpha=0.3)
   axes[0].set_title("data")
@@ -80,6 +81,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   test_data = data.toy_dataset(config.dataset, "test")
   task = flows.make_task(spec, train_data=train_data, test_data=test_data)
   flow = spec.build()
+  functions = (jax.jit(lambda p, v: flow.apply(p, v, method="log_prob")),   # compiled once
+               jax.jit(lambda p, k, n: flow.apply(p, k, n, method="sample"),
+                       static_argnums=2))
   train_x = np.asarray(train_data["x"])
   evaluate = task.evaluate
   evals = [0]
@@ -88,7 +92,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     out = dict(evaluate(state, key, final=final))
     evals[0] += 1
     name = "final" if final else f"eval_{evals[0]:03d}"
-    plot(os.path.join(workdir, "samples", f"density_{name}.png"), flow,
+    plot(os.path.join(workdir, "samples", f"density_{name}.png"), functions,
          state.eval_params("model"), jax.random.fold_in(key, 1), train_x,
          config.num_plot_samples,
          f"{config.model} on {config.dataset}: test NLL {out['test_nll']:.3f} nats")

@@ -70,20 +70,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   flow = spec.build(shape)
   baseline = histogram_bpd(train_data.images, test_data.images)
   evaluate = task.evaluate
+  sample = jax.jit(lambda p, k, t, n: flow.apply(p, k, n, temperature=t, method="sample"),
+                   static_argnums=3)
 
   def evaluate_final(state, key, *, final=False):
     out = {**evaluate(state, key, final=final), "histogram_bpd": baseline}
     if not final:
       return out
     params = state.eval_params("model")["flow"]
-    sample = jax.jit(lambda k, t, n: flow.apply(params, k, n, temperature=t, method="sample"),
-                     static_argnums=2)
     for i, t in enumerate(TEMPERATURES):
-      images = np.asarray(sample(jax.random.fold_in(key, i), t, config.num_sample_images))
+      images = np.asarray(sample(params, jax.random.fold_in(key, i), t,
+                                 config.num_sample_images))
       outputs.save_image_grid(os.path.join(workdir, "samples", f"temperature_{t}.png"), images)
     if config.num_fid_samples:
-      fake = np.concatenate([np.asarray(sample(jax.random.fold_in(key, 100 + i), 1.0, 250))
-                             for i in range(math.ceil(config.num_fid_samples / 250))])
+      fake = np.concatenate([
+          np.asarray(sample(params, jax.random.fold_in(key, 100 + i), 1.0, 250))
+          for i in range(math.ceil(config.num_fid_samples / 250))])
       fake = np.nan_to_num(fake[:config.num_fid_samples], nan=0.0)
       out.update(metrics.evaluate_samples(jax.random.fold_in(key, 200),
                                           test_data.images, fake,
