@@ -66,7 +66,9 @@ def setup_jax(args, images):
     return (time.perf_counter() - t) / args.steps
 
   flow = spec_of(args).build(images.shape[1:])
-  params = holder[0].params["model"]["flow"]
+  # A copy: the step donates (deletes) the state's buffers.
+  params = jax.tree.map(lambda a: jax.numpy.array(a, copy=True),
+                        holder[0].params["model"]["flow"])
   u = flows.uniform_dequantize(jax.random.key(2), jax.numpy.asarray(images))
   both = jax.jit(lambda p, v: flow.apply(p, v, method="forward_and_log_det"))
   only = jax.jit(lambda p, v: flow.apply(p, v, method="forward_and_log_det")[0])
