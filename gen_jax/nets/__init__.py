@@ -16,6 +16,9 @@ from gen_jax.nets.variables import apply
 from gen_jax.nets.variables import split_variables
 from gen_jax.nets.time_mlp import TimeMLP
 from gen_jax.nets.time_mlp import timestep_embedding
+from gen_jax.nets.flow_nets import CouplingMLP
+from gen_jax.nets.flow_nets import CouplingResNet
+from gen_jax.nets.flow_nets import ZeroConv
 from gen_jax.nets.made import check_order
 from gen_jax.nets.made import MADE
 from gen_jax.nets.made import made_degrees

@@ -1,0 +1,3 @@
+from experiments.flow_2d.main import main
+
+main()

@@ -1,0 +1,3 @@
+from experiments.flow_mnist.main import main
+
+main()
