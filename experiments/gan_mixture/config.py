@@ -26,6 +26,8 @@ def get_config() -> ml_collections.ConfigDict:
 
   c.loss = "non_saturating"  # GAN objective: any of gen_jax.gan.LOSSES
   c.unroll_steps = 0         # K > 0: unrolled generator objective (Metz et al. 2017)
+  c.unroll_real_term = True  # unrolled G objective also minus D's real-data loss at θ_D^K
+                             # (the value function Metz et al. unroll)
   c.d_steps = 1              # discriminator updates per generator update
   c.fresh_generator_noise = False  # True: G's update draws its own z (Goodfellow et al.
                                    # Alg. 1); False: it reuses the last D update's G(z)

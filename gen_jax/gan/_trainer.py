@@ -88,6 +88,10 @@ class GANGame:
       last real D update is the first of them, and G's loss is taken at θ_D^K on the
       samples of that update (K = 1 is the plain loss plus the gradient through one D
       update; the paper's ring uses K = 5).
+    unroll_real_term: the unrolled objective also subtracts D's loss on the real batch at
+      θ_D^K, f_K = g_loss(θ_D^K; G(z)) − d_real_loss(θ_D^K; x): for 'minimax' this is the
+      value function V(θ_G, θ_D^K) that Metz et al. (2017, Eq. 2, 5) unroll, and the real
+      term depends on θ_G through θ_D^K; False: G's own loss at θ_D^K only.
     penalty_weight: λ of the WGAN-GP / DRAGAN penalty (10 in both papers).
     dragan_scale: C of DRAGAN's perturbation δ = C·std(x)·u.
     clip: c of WGAN weight clipping: for loss='wasserstein' the critic's params are
@@ -117,6 +121,7 @@ class GANGame:
   num_classes: int = 0
   d_steps: int = 1
   unroll_steps: int = 0
+  unroll_real_term: bool = True
   penalty_weight: float = 10.0
   dragan_scale: float = 0.5
   clip: float = 0.01
@@ -296,6 +301,24 @@ def _generator_loss(game: GANGame, d_params, extra, fake, labels) -> Array:
   return per_example.mean()
 
 
+def _real_loss(game: GANGame, d_params, extra, real, labels) -> Array:
+  """Batch mean of the real-data part of D's loss (its terms that do not involve G)."""
+  out, _ = apply_player(game.discriminator, d_params, extra["d"], real, labels, train=True)
+  loss = game.loss
+  if loss == "began":
+    per_example = _mean_abs(real, out)
+  elif loss == "hinge":
+    per_example = jax.nn.relu(1.0 - out)
+  elif loss == "least_squares":
+    per_example = 0.5 * (out - 1.0)**2
+  elif loss in ("wasserstein", "wgan_gp"):
+    per_example = -out
+  else:  # the cross-entropy losses, with the real target 1 − α
+    alpha = game.label_smoothing
+    per_example = -(1.0 - alpha) * jax.nn.log_sigmoid(out) - alpha * jax.nn.log_sigmoid(-out)
+  return per_example.mean()
+
+
 def _surrogate_d_optimizer(game: GANGame) -> optax.GradientTransformation:
   """The D update the unrolled objective differentiates: d_optimizer, then for WGAN the
   projection onto [−clip, clip] written as an update (clip(p + u) − p, differentiable)."""
@@ -390,9 +413,14 @@ def gan_step(game: GANGame, state: TrainState, batch: Any, key: Array
     def d_loss_fn(dp, x, batch, k):
       return _discriminator_objective(game, dp, pre_extra, batch, x, k)
 
+    real = b[game.data_key] if game.preprocess is None else game.preprocess(b[game.data_key])
+
     def g_loss_fn(x, dp, k):
       del k
-      return _generator_loss(game, dp, pre_extra, x, labels)
+      loss = _generator_loss(game, dp, pre_extra, x, labels)
+      if game.unroll_real_term:
+        loss = loss - _real_loss(game, dp, pre_extra, real, labels)
+      return loss
 
     def objective(x):
       return unrolled_generator_loss(k_unroll, x, state.params["d"], state.opt_state["d"],
