@@ -2,10 +2,10 @@
 
 The step is `experiments.gan_mixture --config.unroll_steps=K`'s: batch 512 of 2-D points,
 z ∈ R^256, G an MLP 256 → 128 → 128 → 2 (ReLU), D an MLP 2 → 128 → 1 (ReLU); z once and
-x = G(z) once; D's update is the first of K unrolled Adam(1e-4, β₁ = 0.5, eps_root = 1e-8)
-updates on the real batch against x; G descends the non-saturating loss at θ_D^K, whose
-gradient w.r.t. x goes back through all K updates (second order) and then through G;
-G's Adam(1e-3, β₁ = 0.5).
+x = G(z) once; D (input scaled by 1/4) takes the first of K unrolled Adam(1e-4, β₁ = 0.5,
+eps_root = 1e-8) updates on the real batch against x; G descends f_K = its non-saturating
+loss at θ_D^K minus D's real-data loss there, whose gradient w.r.t. x goes back through
+all K updates (second order) and then through G; G's Adam(1e-3, β₁ = 0.5).
 
 gen_jax is timed as `gen_jax.training.train` runs it (the lean, guarded, donated step of
 `training.compile_steps`), and also through the whole loop (`--loop`: data batching,
@@ -99,10 +99,11 @@ def setup_torch(steps: int, unroll: int):
       np.float32) + 0.02 * rng.normal(size=(BATCH, 2)).astype(np.float32))
   softplus = torch.nn.functional.softplus
 
+  def d_apply(params, x):  # D scales its input by 1/4 (Metz et al. App. A)
+    return functional_call(discriminator, params, (0.25 * x,)).view(-1)
+
   def d_loss(params, x):
-    out_real = functional_call(discriminator, params, (real,)).view(-1)
-    out_fake = functional_call(discriminator, params, (x,)).view(-1)
-    return (softplus(-out_real) + softplus(out_fake)).mean()
+    return (softplus(-d_apply(params, real)) + softplus(d_apply(params, x))).mean()
 
   def adam(params, grads, m, v, t):
     m = {k: b1 * m[k] + (1 - b1) * grads[k] for k in params}
@@ -118,26 +119,26 @@ def setup_torch(steps: int, unroll: int):
       t += 1
       params, m, v = adam(params, grad(d_loss)(params, x), m, v, t)
       if first is None:
-        first = (params, m, v, t)
-    g_loss = softplus(-functional_call(discriminator, params, (x,)).view(-1)).mean()
+        first = (params, m, v)
+    # G's loss at θ_D^K minus D's real-data loss there (gan_mixture's unroll_real_term).
+    g_loss = (softplus(-d_apply(params, x)) - softplus(-d_apply(params, real))).mean()
     return g_loss, first
 
   def one_step():
     fake = generator(torch.randn(BATCH, LATENT))
     x = fake.detach()
     if unroll:
-      gx, (params, m, v, t) = grad(unrolled, has_aux=True)(x)
+      gx, (params, m, v) = grad(unrolled, has_aux=True)(x)
       d_params.update({k: p.detach() for k, p in params.items()})
       d_state.update(m={k: a.detach() for k, a in m.items()},
-                     v={k: a.detach() for k, a in v.items()}, t=t)
+                     v={k: a.detach() for k, a in v.items()}, t=d_state["t"] + 1)
     else:
       d_state["t"] += 1
       params, m, v = adam(d_params, grad(d_loss)(d_params, x), d_state["m"], d_state["v"],
                           d_state["t"])
       d_params.update(params)
       d_state.update(m=m, v=v)
-      gx = grad(lambda x: softplus(-functional_call(discriminator, d_params, (x,)).view(-1))
-                .mean())(x)
+      gx = grad(lambda x: softplus(-d_apply(d_params, x)).mean())(x)
     opt_g.zero_grad(set_to_none=True)
     fake.backward(gx)
     opt_g.step()
@@ -197,7 +198,7 @@ def main():
           f"K={k}": round(float(np.median(t[f"torch.func K={k}"] / t[f"gen_jax K={k}"])), 3),
           "K=0": round(float(np.median(t["torch.func K=0"] / t["gen_jax K=0"])), 3)},
   }
-  print(f"{'variant':<20} {'ms/step':>9}")
+  print(f"{'variant':<20} {'ms/step':>9}", flush=True)
   for name, ms in result["ms_per_step"].items():
     print(f"{name:<20} {ms:>9.2f}")
   for name, ratio in result["speedup_vs_torch"].items():

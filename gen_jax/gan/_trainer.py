@@ -486,6 +486,11 @@ def validate_gan_config(config: Any) -> None:
   for key in ("beta1", "beta2", "label_smoothing"):
     validation.check_number(name(key), config.get(key, 0.0), low=0.0, high=1.0,
                             high_inclusive=False)
+  if config.get("fresh_generator_noise", False) and config.unroll_steps > 0:
+    raise validation.ArgumentError(
+        name("fresh_generator_noise"), "--config.fresh_generator_noise must be False with "
+        f"--config.unroll_steps={config.unroll_steps} > 0 (the unrolled objective "
+        "differentiates the last D update's samples), got True")
   if config.loss in PENALIZED_LOSSES and config.minibatch != "none":
     raise validation.ArgumentError(
         name("minibatch"), f"--config.minibatch must be 'none' with loss={config.loss!r} (its "
