@@ -18,7 +18,11 @@ Timed blocks of all variants alternate, with a pause before each; a ratio is the
 over rounds of the per-round ratio, so that slow drifts of a shared machine cancel.
 
   python benchmarks/bench_unrolled.py [--steps 50] [--rounds 9] [--threads 2] [--unroll 5]
-                                      [--single-core]
+                                      [--single-core] [--cpu-time]
+
+--cpu-time times each block by the process's CPU time (all threads) instead of the wall
+clock: on a machine shared with other jobs, CPU-seconds per step are far less disturbed
+than wall time (use it with --single-core, where both equal on a quiet core).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import json
 import os
 import sys
 import time
+
+CLOCK = [time.perf_counter]
 
 import numpy as np
 
@@ -64,9 +70,9 @@ def setup_jax(steps: int, unroll: int):
   run(5)
 
   def block():
-    t = time.perf_counter()
+    t = CLOCK[0]()
     run(steps)
-    return (time.perf_counter() - t) / steps
+    return (CLOCK[0]() - t) / steps
   return block
 
 
@@ -147,10 +153,10 @@ def setup_torch(steps: int, unroll: int):
     one_step()
 
   def block():
-    t = time.perf_counter()
+    t = CLOCK[0]()
     for _ in range(steps):
       one_step()
-    return (time.perf_counter() - t) / steps
+    return (CLOCK[0]() - t) / steps
   return block
 
 
@@ -164,7 +170,11 @@ def main():
                       help="torch intra-op threads")
   parser.add_argument("--single-core", action="store_true",
                       help="pin the process to one core, torch on one thread")
+  parser.add_argument("--cpu-time", action="store_true",
+                      help="time blocks by process CPU time instead of wall time")
   args = parser.parse_args()
+  if args.cpu_time:
+    CLOCK[0] = time.process_time
   if args.single_core:  # before jax and torch start their thread pools
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     args.threads = 1
@@ -191,7 +201,7 @@ def main():
   result = {
       "device": jax.devices()[0].device_kind, "platform": jax.devices()[0].platform,
       "cores_used": len(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads(),
-      "batch": BATCH, "unroll": k, "rounds": args.rounds, "steps_per_block": args.steps,
+      "clock": "process CPU time" if args.cpu_time else "wall", "batch": BATCH, "unroll": k, "rounds": args.rounds, "steps_per_block": args.steps,
       "jax": jax.__version__, "torch": torch.__version__,
       "ms_per_step": {name: round(1e3 * float(np.median(v)), 2) for name, v in t.items()},
       "speedup_vs_torch": {
