@@ -10,7 +10,7 @@ centre (25σ; the discs do not overlap, the modes being 1.53 apart).
 Measured (contended 2-core VM, checkpoints of 25k-step runs): seed 0: unrolled 2 modes at
 5k, 8 at 10k (8/8 within 3σ and 75 % high-quality samples at 25k), plain NS 1 at 5k, 10k
 and 15k (0/8 at 25k). Seed 1 does NOT separate: unrolled 2, 2, 3 modes at 5k, 10k, 15k
-(two blobs; 0/8 within 3σ at 15k). So this guard runs seed 0 only; making seed 1 spread
+(two blobs; 0/8 within 3σ at 25k). So this guard runs seed 0 only; making seed 1 spread
 (K = 10 as in Metz et al.'s Fig. 1?) is open (issue 16).
 """
 
