@@ -135,10 +135,12 @@ def test_unrolled_validates_batches():
                                 g_loss_fn=g_loss, d_optimizer=opt, unroll_steps=3)
 
 
-def test_gan_step_unrolled_matches_hand_written_adam_unroll():
+@pytest.mark.parametrize("real_term", [True, False])
+def test_gan_step_unrolled_matches_hand_written_adam_unroll(real_term):
   """gan_step with K = 3 against the unroll written out: D's Adam by hand (its real state
   after two steps), K updates on the last D update's real batch and samples G(z), G's
-  non-saturating loss at θ_D^K, jax.grad through all of it (Metz et al. 2017, Eq. 7–8)."""
+  non-saturating loss at θ_D^K (minus D's real-data loss there with unroll_real_term), jax.grad
+  through all of it (Metz et al. 2017, Eq. 7–8)."""
   from gen_jax import losses  # pylint: disable=g-import-not-at-top
   from gen_jax.nets.gan_mlp import MLPDiscriminator  # pylint: disable=g-import-not-at-top
   from gen_jax.nets.gan_mlp import MLPGenerator  # pylint: disable=g-import-not-at-top
@@ -146,7 +148,8 @@ def test_gan_step_unrolled_matches_hand_written_adam_unroll():
   _, d_opt = gan.gan_optimizers("non_saturating", learning_rate=lr, beta1=b1, beta2=b2)
   game = gan.GANGame(MLPGenerator((2,), hidden=(8,)), MLPDiscriminator(hidden=(8,)),
                      optax.sgd(1.0), d_opt, loss="non_saturating", latent_dim=latent,
-                     data_shape=(2,), data_key="x", unroll_steps=k_steps)
+                     data_shape=(2,), data_key="x", unroll_steps=k_steps,
+                     unroll_real_term=real_term)
   rng = np.random.default_rng(0)
   batch = lambda: {"x": jnp.asarray(rng.normal(size=(n, 2)) + 2.0, jnp.float32)}
   step = jax.jit(lambda s, b, k: gan.gan_step(game, s, b, k))
@@ -178,7 +181,11 @@ def test_gan_step_unrolled_matches_hand_written_adam_unroll():
       first = d if first is None else first
     if hold_unrolled:
       d = jax.lax.stop_gradient(d)
-    return losses.non_saturating_generator_loss(d_apply(d, fake)).mean(), first
+    # f_K = G's loss at θ_D^K minus D's real-data loss there, −log σ(D_K(x)).
+    loss = losses.non_saturating_generator_loss(d_apply(d, fake)).mean()
+    if real_term:
+      loss = loss + jnp.mean(jax.nn.log_sigmoid(d_apply(d, real["x"])))
+    return loss, first
 
   (ref_loss, first), ref_grad = jax.jit(jax.value_and_grad(reference, has_aux=True))(
       state.params["g"])
