@@ -201,7 +201,8 @@ def main():
   result = {
       "device": jax.devices()[0].device_kind, "platform": jax.devices()[0].platform,
       "cores_used": len(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads(),
-      "clock": "process CPU time" if args.cpu_time else "wall", "batch": BATCH, "unroll": k, "rounds": args.rounds, "steps_per_block": args.steps,
+      "clock": "process CPU time" if args.cpu_time else "wall", "batch": BATCH,
+      "unroll": k, "rounds": args.rounds, "steps_per_block": args.steps,
       "jax": jax.__version__, "torch": torch.__version__,
       "ms_per_step": {name: round(1e3 * float(np.median(v)), 2) for name, v in t.items()},
       "speedup_vs_torch": {
