@@ -11,11 +11,10 @@ from gen_jax.training import common_config
 
 def get_config() -> ml_collections.ConfigDict:
   c = common_config()
-  c.num_steps = 25_000       # generator updates (NS: ~1.5 min, unrolled K=5: ~9 min on 2
-                             # CPU cores)
+  c.num_steps = 25_000       # generator updates (Metz et al.'s Fig. 1 budget)
   c.batch_size = 512
-  c.learning_rate = 1e-3     # generator's Adam step size (G 1e-3 / D 1e-4, β₁ = 0.5, as in
-                             # common reproductions of Metz et al.'s mixture experiment)
+  c.learning_rate = 1e-4     # generator's Adam step size (1e-4 for both players, β₁ = 0.5:
+                             # Metz et al. 2017, App. A)
   c.d_learning_rate = 1e-4   # discriminator's Adam step size
   c.beta1 = 0.5              # Adam β₁ of both players
   c.beta2 = 0.999            # Adam β₂ of both players
@@ -26,6 +25,8 @@ def get_config() -> ml_collections.ConfigDict:
 
   c.loss = "non_saturating"  # GAN objective: any of gen_jax.gan.LOSSES
   c.unroll_steps = 0         # K > 0: unrolled generator objective (Metz et al. 2017)
+  c.unroll_real_term = True  # unrolled G objective also minus D's real-data loss at θ_D^K
+                             # (the value function Metz et al. unroll)
   c.d_steps = 1              # discriminator updates per generator update
   c.fresh_generator_noise = False  # True: G's update draws its own z (Goodfellow et al.
                                    # Alg. 1); False: it reuses the last D update's G(z)
@@ -45,6 +46,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.g_layers = 2             # generator hidden layers
   c.d_width = 128            # discriminator MLP width
   c.d_layers = 1             # discriminator hidden layers
+  c.d_input_scale = 0.25     # D scales its input by this first (Metz et al. App. A: 1/4)
   c.orthogonal_init = 0.8    # scale of the orthogonal kernel init (0: Flax's default)
   c.eval_samples = 10_000    # generated points for mode coverage and quality
   c.label_smoothing = 0.0    # one-sided label smoothing α: real target 1 − α (cross-entropy D)

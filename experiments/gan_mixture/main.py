@@ -1,7 +1,13 @@
 """GANs on the 2-D ring of 8 Gaussians (Metz et al. 2017): mode collapse and unrolling.
 
   python -m experiments.gan_mixture --workdir=/tmp/ring_ns
-  python -m experiments.gan_mixture --workdir=/tmp/ring_unrolled --config.unroll_steps=5
+  python -m experiments.gan_mixture --workdir=/tmp/ring_unrolled --config.loss=minimax \
+      --config.unroll_steps=5
+
+The defaults are Metz et al.'s (2017, App. A): G 2×128 ReLU, D 1×128 ReLU on its input
+scaled by 1/4, orthogonal(0.8) kernels, z ∈ R²⁵⁶, Adam(1e-4, β₁ = 0.5) for both players,
+batch 512, 25k generator updates; their unrolled GAN plays the minimax value function
+through K = 5 unrolled D updates (`gen_jax.gan.GANGame.unroll_steps`).
 
 Data: `gen_jax.data`'s 'ring' toy dataset, `num_data` points (100k by default) drawn with
 its fixed training key: 'x' [N, 2] with the mode index as 'label'. With σ = 0.02 the
@@ -30,13 +36,24 @@ from gen_jax.nets.gan_mlp import MLPAutoencoder
 from gen_jax.nets.gan_mlp import MLPDiscriminator
 from gen_jax.nets.gan_mlp import MLPGenerator
 
+class ScaledInputDiscriminator(nn.Module):
+  """D(s·x): the discriminator of Metz et al. (2017, App. A) first scales its input down
+  by 4, to about [−1, 1] for the ring of radius 2."""
+  inner: nn.Module
+  scale: float
+
+  @nn.compact
+  def __call__(self, x, labels=None, *, train: bool = False):
+    return self.inner(x * self.scale, labels, train=train)
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   training.validate_config(config, generated_datasets=("ring",))
   gan.validate_gan_config(config)
   for key in ("num_modes", "num_data", "g_width", "g_layers", "d_width", "d_layers",
               "eval_samples"):
     validation.check_int(f"--config.{key}", config[key], low=1)
-  for key in ("radius", "std"):
+  for key in ("radius", "std", "d_input_scale"):
     validation.check_number(f"--config.{key}", config[key], low=0.0, low_inclusive=False)
   validation.check_int("--config.batch_size", config.batch_size, high=config.num_data)
 
@@ -49,8 +66,8 @@ def ring_dataset(config: ml_collections.ConfigDict) -> data.ArrayDataset:
 
 
 def build_game(config: ml_collections.ConfigDict) -> gan.GANGame:
-  """MLP players after Metz et al. (App. A): G 2×128 ReLU, D 1×128 ReLU, z ∈ R²⁵⁶;
-  orthogonal(0.8) kernel init as in common reproductions."""
+  """MLP players after Metz et al. (App. A): G 2×128 ReLU, D 1×128 ReLU on x/4 (when
+  d_input_scale = 0.25), z ∈ R²⁵⁶, orthogonal(0.8) kernel init."""
   init = (nn.initializers.orthogonal(config.orthogonal_init) if config.orthogonal_init > 0
           else nn.linear.default_kernel_init)
   n_cls = config.num_modes if config.conditional else 0
@@ -68,13 +85,16 @@ def build_game(config: ml_collections.ConfigDict) -> gan.GANGame:
     discriminator = MLPDiscriminator(hidden=(config.d_width,) * config.d_layers,
                                      num_classes=n_cls, minibatch_layer=layer,
                                      kernel_init=init)
+    if config.d_input_scale != 1.0:
+      discriminator = ScaledInputDiscriminator(discriminator, config.d_input_scale)
   g_opt, d_opt = gan.gan_optimizers(config.loss, learning_rate=config.learning_rate,
                                     d_learning_rate=config.d_learning_rate,
                                     beta1=config.beta1, beta2=config.beta2)
   return gan.GANGame(generator=generator, discriminator=discriminator, g_optimizer=g_opt,
                      d_optimizer=d_opt, loss=config.loss, latent_dim=config.latent_dim,
                      data_shape=(2,), num_classes=n_cls, data_key="x", d_steps=config.d_steps,
-                     unroll_steps=config.unroll_steps, penalty_weight=config.penalty_weight,
+                     unroll_steps=config.unroll_steps,
+                     unroll_real_term=config.unroll_real_term, penalty_weight=config.penalty_weight,
                      clip=config.clip, began_gamma=config.began_gamma,
                      began_lambda_k=config.began_lambda_k,
                      fresh_generator_noise=config.fresh_generator_noise,

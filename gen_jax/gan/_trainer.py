@@ -26,7 +26,6 @@ from typing import Any, Callable, Mapping
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from gen_jax import losses
@@ -85,7 +84,14 @@ class GANGame:
       go to both players.
     d_steps: discriminator updates per generator update (k of Goodfellow et al. Alg. 1;
       n_critic = 5 in the WGAN papers).
-    unroll_steps: K > 0 trains G through K unrolled D updates (Metz et al. 2017).
+    unroll_steps: K > 0 trains G through K unrolled D updates (Metz et al. 2017): the
+      last real D update is the first of them, and G's loss is taken at θ_D^K on the
+      samples of that update (K = 1 is the plain loss plus the gradient through one D
+      update; the paper's ring uses K = 5).
+    unroll_real_term: the unrolled objective also subtracts D's loss on the real batch at
+      θ_D^K, f_K = g_loss(θ_D^K; G(z)) − d_real_loss(θ_D^K; x): for 'minimax' this is the
+      value function V(θ_G, θ_D^K) that Metz et al. (2017, Eq. 2, 5) unroll, and the real
+      term depends on θ_G through θ_D^K; False: G's own loss at θ_D^K only.
     penalty_weight: λ of the WGAN-GP / DRAGAN penalty (10 in both papers).
     dragan_scale: C of DRAGAN's perturbation δ = C·std(x)·u.
     clip: c of WGAN weight clipping: for loss='wasserstein' the critic's params are
@@ -96,6 +102,7 @@ class GANGame:
     fresh_generator_noise: the generator's update draws its own z and runs G again
       (Goodfellow et al. 2014, Alg. 1) instead of differentiating the last D update's
       samples (the DCGAN reference code; one generator forward pass fewer per step).
+      Not with unroll_steps > 0, whose objective differentiates those samples.
     ema_decay: keep an exponential moving average of G's parameters with this decay
       (`state.ema["g"]`, what `state.eval_params("g")` returns); None for none.
     label_smoothing: α of one-sided label smoothing (real target 1 − α, Salimans et al.
@@ -114,6 +121,7 @@ class GANGame:
   num_classes: int = 0
   d_steps: int = 1
   unroll_steps: int = 0
+  unroll_real_term: bool = True
   penalty_weight: float = 10.0
   dragan_scale: float = 0.5
   clip: float = 0.01
@@ -137,6 +145,11 @@ class GANGame:
     validation.check_number("clip", self.clip, low=0.0, low_inclusive=False)
     validation.check_number("label_smoothing", self.label_smoothing, low=0.0, high=1.0,
                             high_inclusive=False)
+    if self.fresh_generator_noise and self.unroll_steps > 0:
+      raise validation.ArgumentError(
+          "fresh_generator_noise", "fresh_generator_noise must be False with unroll_steps="
+          f"{self.unroll_steps} > 0 (the unrolled objective differentiates the samples of "
+          "the last D update, its first unrolled step), got True")
     if self.ema_decay is not None:
       validation.check_number("ema_decay", self.ema_decay, low=0.0, high=1.0,
                               low_inclusive=False, high_inclusive=False)
@@ -288,6 +301,24 @@ def _generator_loss(game: GANGame, d_params, extra, fake, labels) -> Array:
   return per_example.mean()
 
 
+def _real_loss(game: GANGame, d_params, extra, real, labels) -> Array:
+  """Batch mean of the real-data part of D's loss (its terms that do not involve G)."""
+  out, _ = apply_player(game.discriminator, d_params, extra["d"], real, labels, train=True)
+  loss = game.loss
+  if loss == "began":
+    per_example = _mean_abs(real, out)
+  elif loss == "hinge":
+    per_example = jax.nn.relu(1.0 - out)
+  elif loss == "least_squares":
+    per_example = 0.5 * (out - 1.0)**2
+  elif loss in ("wasserstein", "wgan_gp"):
+    per_example = -out
+  else:  # the cross-entropy losses, with the real target 1 − α
+    alpha = game.label_smoothing
+    per_example = -(1.0 - alpha) * jax.nn.log_sigmoid(out) - alpha * jax.nn.log_sigmoid(-out)
+  return per_example.mean()
+
+
 def _surrogate_d_optimizer(game: GANGame) -> optax.GradientTransformation:
   """The D update the unrolled objective differentiates: d_optimizer, then for WGAN the
   projection onto [−clip, clip] written as an update (clip(p + u) − p, differentiable)."""
@@ -309,8 +340,11 @@ def gan_step(game: GANGame, state: TrainState, batch: Any, key: Array
   Each D update draws z, runs G once in training mode and scores the real batch against
   those samples. The generator's update then differentiates G's loss at the updated D
   through the *same* samples of the last D update (the DCGAN reference code's scheme: one
-  generator forward pass per D update), or, with `game.fresh_generator_noise` or an
-  unrolled objective, through a fresh G(z) (Goodfellow et al. 2014, Alg. 1).
+  generator forward pass per D update), or, with `game.fresh_generator_noise`, through a
+  fresh G(z) (Goodfellow et al. 2014, Alg. 1). With `game.unroll_steps` = K > 0 the last
+  D update is the first of K unrolled ones and G descends its loss at θ_D^K on that
+  update's samples, differentiated through all K updates (Metz et al. 2017, Eq. 7–8;
+  `unrolled_generator_loss` on the samples, then one vjp through G).
 
   Args:
     game: the game.
@@ -330,7 +364,8 @@ def gan_step(game: GANGame, state: TrainState, batch: Any, key: Array
         "batch", f"batch must have a leading axis d_steps={game.d_steps} (the loop's "
         f"batches_per_step), got leading sizes {sorted(leading)}")
   k_d, k_g, k_unroll = jax.random.split(validation.check_key("key", key), 3)
-  reuse_fakes = game.unroll_steps == 0 and not game.fresh_generator_noise
+  unrolled = game.unroll_steps > 0
+  reuse_fakes = not game.fresh_generator_noise
   g_params, g_extra = state.params["g"], state.extra["g"]
 
   def generate(gp, z, labels):
@@ -342,14 +377,17 @@ def gan_step(game: GANGame, state: TrainState, batch: Any, key: Array
   # straight-line code much better (the scanned DCGAN step measured several times slower).
   d_metrics = []
   for i, k in enumerate(jax.random.split(k_d, game.d_steps)):
+    last = i == game.d_steps - 1
     b = jax.tree.map(lambda x: x[i], batches)
     k_z, k_pen = jax.random.split(k)
     z, labels = _generator_inputs(game, b, k_z)
-    if reuse_fakes and i == game.d_steps - 1:
+    if reuse_fakes and last:
       fake, g_vjp, g_coll = jax.vjp(lambda p: generate(p, z, labels), g_params, has_aux=True)
     else:
       fake, _ = generate(g_params, z, labels)
     fake = jax.lax.stop_gradient(fake)
+    if unrolled and last:
+      break  # the last D update is the unrolled objective's first step (below)
     extra = state.extra
     state, d_loss, (m, extra), d_norm = minimize(
         state, "d", lambda dp: _discriminator_objective(game, dp, extra, b, fake, k_pen),
@@ -360,14 +398,53 @@ def gan_step(game: GANGame, state: TrainState, batch: Any, key: Array
       state = state.replace(params={**state.params,
                                     "d": clip_params(state.params["d"], game.clip)})
     d_metrics.append({**m, "d_loss": d_loss, "d_grad_norm": d_norm})
+
+  g_metrics = {}
+  if unrolled:
+    # Metz et al. 2017, Eq. 7–8: D takes the first of the K unrolled updates (θ_D^1, with
+    # its real optimizer state); G descends f_K = g_loss(θ_D^K(x), x) of the samples
+    # x = G(z) of that update, differentiated w.r.t. x through all K updates (each on the
+    # same real batch and the same x, with D's own optimizer and state) and then through
+    # G by the one vjp of the D update's forward pass.
+    pre_extra = state.extra
+    d_batches = jax.tree.map(
+        lambda x: jnp.broadcast_to(x, (game.unroll_steps, *x.shape)), b)
+
+    def d_loss_fn(dp, x, batch, k):
+      return _discriminator_objective(game, dp, pre_extra, batch, x, k)
+
+    real = b[game.data_key] if game.preprocess is None else game.preprocess(b[game.data_key])
+
+    def g_loss_fn(x, dp, k):
+      del k
+      loss = _generator_loss(game, dp, pre_extra, x, labels)
+      if game.unroll_real_term:
+        loss = loss - _real_loss(game, dp, pre_extra, real, labels)
+      return loss
+
+    def objective(x):
+      return unrolled_generator_loss(k_unroll, x, state.params["d"], state.opt_state["d"],
+                                     d_batches, d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn,
+                                     d_optimizer=_surrogate_d_optimizer(game),
+                                     unroll_steps=game.unroll_steps, d_has_aux=True)
+
+    (g_loss_unrolled, aux), d_fake = jax.value_and_grad(objective, has_aux=True)(fake)
+    (g_grads,) = g_vjp(d_fake)
+    m, d_extra = aux["d_aux"]
+    state = state.replace(params={**state.params, "d": aux["d_params"]},
+                          opt_state={**state.opt_state, "d": aux["d_opt_state"]},
+                          extra=d_extra)
+    d_metrics.append({**m, "d_loss": aux["d_loss"], "d_grad_norm": aux["d_grad_norm"]})
+    g_metrics["g_loss_unrolled"] = g_loss_unrolled
   d_metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *d_metrics)
   d_params, extra = state.params["d"], state.extra
 
   def g_loss_at(dp, images, labels):
     return _generator_loss(game, dp, extra, images, labels)
 
-  g_metrics = {}
-  if reuse_fakes:
+  if unrolled:
+    g_loss = g_loss_at(d_params, fake, labels)  # the K = 1 loss, at the updated D
+  elif reuse_fakes:
     g_loss, d_fake = jax.value_and_grad(g_loss_at, argnums=1)(d_params, fake, labels)
     (g_grads,) = g_vjp(d_fake)
   else:
@@ -377,34 +454,7 @@ def gan_step(game: GANGame, state: TrainState, batch: Any, key: Array
       images, g_coll = generate(gp, z, labels)
       return g_loss_at(d_params, images, labels), g_coll
 
-    if game.unroll_steps == 0:
-      (g_loss, g_coll), g_grads = jax.value_and_grad(g_objective, has_aux=True)(g_params)
-    else:
-      # The K surrogate D updates reuse this step's D batches cyclically; the same z is
-      # used for G's loss at θ_D^K, so that f_0 equals the plain loss.
-      cycle = np.arange(game.unroll_steps) % game.d_steps
-      d_batches = jax.tree.map(lambda x: x[cycle], batches)
-
-      def d_loss_fn(dp, gp, b, k):
-        k_z, k_pen = jax.random.split(k)
-        z_d, labels_d = _generator_inputs(game, b, k_z)
-        return _discriminator_objective(game, dp, extra, b, generate(gp, z_d, labels_d)[0],
-                                        k_pen)[0]
-
-      def g_loss_fn(gp, dp, k):
-        del k
-        return g_loss_at(dp, generate(gp, z, labels)[0], labels)
-
-      def unrolled(gp):
-        return unrolled_generator_loss(k_unroll, gp, d_params, state.opt_state["d"],
-                                       d_batches, d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn,
-                                       d_optimizer=_surrogate_d_optimizer(game),
-                                       unroll_steps=game.unroll_steps)
-
-      (g_loss_unrolled, _), g_grads = jax.value_and_grad(unrolled, has_aux=True)(g_params)
-      # One plain forward pass for the generator's batch statistics and the K = 0 loss.
-      g_loss, g_coll = g_objective(g_params)
-      g_metrics["g_loss_unrolled"] = g_loss_unrolled
+    (g_loss, g_coll), g_grads = jax.value_and_grad(g_objective, has_aux=True)(g_params)
   state, g_norm = apply_gradients(state, "g", g_grads)
   state = state.replace(step=state.step + 1, extra={**extra, "g": g_coll})
   metrics = {**d_metrics, **g_metrics, "g_loss": g_loss, "g_grad_norm": g_norm,
@@ -436,6 +486,11 @@ def validate_gan_config(config: Any) -> None:
   for key in ("beta1", "beta2", "label_smoothing"):
     validation.check_number(name(key), config.get(key, 0.0), low=0.0, high=1.0,
                             high_inclusive=False)
+  if config.get("fresh_generator_noise", False) and config.unroll_steps > 0:
+    raise validation.ArgumentError(
+        name("fresh_generator_noise"), "--config.fresh_generator_noise must be False with "
+        f"--config.unroll_steps={config.unroll_steps} > 0 (the unrolled objective "
+        "differentiates the last D update's samples), got True")
   if config.loss in PENALIZED_LOSSES and config.minibatch != "none":
     raise validation.ArgumentError(
         name("minibatch"), f"--config.minibatch must be 'none' with loss={config.loss!r} (its "

@@ -1,0 +1,3 @@
+from experiments.reproduce.main import main
+
+main()
