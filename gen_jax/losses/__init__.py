@@ -26,3 +26,6 @@ from gen_jax.losses._gan import minimax_generator_loss
 from gen_jax.losses._gan import non_saturating_generator_loss
 from gen_jax.losses._gan import wasserstein_critic_loss
 from gen_jax.losses._gan import wasserstein_generator_loss
+
+from gen_jax.losses._diffusion import discretized_gaussian_log_likelihood
+from gen_jax.losses._diffusion import normal_kl
