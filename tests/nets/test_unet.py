@@ -134,3 +134,22 @@ def test_bad_inputs_raise_clear_errors():
     model.apply({"params": params}, jnp.ones((2, 7, 7, 1)), jnp.zeros(2, jnp.int32))
   with pytest.raises(ValueError, match="num_classes=None"):
     model.apply({"params": params}, x, jnp.zeros(2, jnp.int32), jnp.zeros(2, jnp.int32))
+
+
+def test_fast_attention_equals_the_plain_form_in_all_derivatives():
+  rng = np.random.default_rng(1)
+  q, k, v, w = (jnp.asarray(rng.normal(size=(2, 6, 4)), jnp.float32) for _ in range(4))
+  fast = lambda q, k, v: jnp.sum(w * unet_lib.attention(q, k, v) ** 2)
+  plain = lambda q, k, v: jnp.sum(w * unet_lib.attention_reference(q, k, v) ** 2)
+  close = lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-5,
+                                                  rtol=2e-5)
+  for got, want in zip(jax.jit(jax.grad(fast, argnums=(0, 1, 2)))(q, k, v),
+                       jax.grad(plain, argnums=(0, 1, 2))(q, k, v)):
+    close(got, want)
+  # Forward mode and second order (a Hessian-vector product in all three inputs).
+  tangents = tuple(jnp.asarray(rng.normal(size=(2, 6, 4)), jnp.float32) for _ in range(3))
+  close(jax.jit(lambda *a: jax.jvp(fast, a, tangents)[1])(q, k, v),
+        jax.jvp(plain, (q, k, v), tangents)[1])
+  hvp = lambda f: jax.jvp(jax.grad(f, argnums=(0, 1, 2)), (q, k, v), tangents)[1]
+  for got, want in zip(jax.jit(lambda: hvp(fast))(), hvp(plain)):
+    close(got, want)
