@@ -21,3 +21,6 @@ from gen_jax.diffusion._samplers import ancestral_sample
 from gen_jax.diffusion._samplers import ddim_sample
 from gen_jax.diffusion._samplers import ddim_timesteps
 from gen_jax.diffusion._samplers import guided_eps_fn
+from gen_jax.diffusion._task import DiffusionSpec
+from gen_jax.diffusion._task import make_task
+from gen_jax.diffusion._task import model_eps_fn

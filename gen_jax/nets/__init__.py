@@ -14,5 +14,6 @@ from gen_jax.nets.minibatch import MinibatchDiscrimination
 from gen_jax.nets.minibatch import MinibatchStddev
 from gen_jax.nets.variables import apply
 from gen_jax.nets.variables import split_variables
-from gen_jax.nets.unet import timestep_embedding
+from gen_jax.nets.time_mlp import TimeMLP
+from gen_jax.nets.time_mlp import timestep_embedding
 from gen_jax.nets.unet import UNet

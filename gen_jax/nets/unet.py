@@ -31,8 +31,11 @@ from gen_jax.nets.convolution import Conv
 Array = jax.Array
 
 
-def timestep_embedding(t: Array, dim: int, *, max_period: float = 10000.0) -> Array:
-  """The DDPM sinusoidal timestep embedding (Vaswani et al. 2017, §3.5).
+def ddpm_timestep_embedding(t: Array, dim: int, *, max_period: float = 10000.0) -> Array:
+  """The sinusoidal timestep embedding of the DDPM code (Vaswani et al. 2017, §3.5).
+
+  Its exact layout ([sin, cos], frequencies over half − 1), so that DDPM weights carry over;
+  `gen_jax.nets.timestep_embedding` (the TimeMLP's) orders and spaces them differently.
 
   emb[b, i] = sin(t_b · ω_i) and emb[b, half + i] = cos(t_b · ω_i), i < half = dim // 2,
   ω_i = exp(−log(max_period) · i / (half − 1)); an odd `dim` is zero-padded.
@@ -217,7 +220,7 @@ class UNet(nn.Module):
     t = jnp.asarray(t)
     self._check(x, t, labels)
     ch = self.base_channels
-    temb = timestep_embedding(t, ch)
+    temb = ddpm_timestep_embedding(t, ch)
     temb = nn.Dense(4 * ch, name="temb_0")(temb)
     temb = nn.Dense(4 * ch, name="temb_1")(nn.swish(temb))
     if self.num_classes is not None:
@@ -268,4 +271,4 @@ def count_params(params) -> int:
 
 __all__ = ["AttentionBlock", "ResBlock", "UNet", "attention", "attention_reference",
            "count_params",
-           "timestep_embedding"]
+           "ddpm_timestep_embedding"]

@@ -29,13 +29,13 @@ def _init(model, x, t, labels=None):
 def test_timestep_embedding_matches_numpy():
   t = np.array([0, 1, 7, 999], np.int32)
   dim = 10
-  got = jax.jit(nets.timestep_embedding, static_argnums=1)(jnp.asarray(t), dim)
+  got = jax.jit(unet_lib.ddpm_timestep_embedding, static_argnums=1)(jnp.asarray(t), dim)
   half = dim // 2
   freqs = np.exp(-np.log(10000.0) * np.arange(half, dtype=np.float64) / (half - 1))
   args = t[:, None].astype(np.float64) * freqs[None]
   want = np.concatenate([np.sin(args), np.cos(args)], axis=1)
   np.testing.assert_allclose(np.asarray(got), want, atol=2e-4)
-  odd = nets.timestep_embedding(jnp.asarray(t), 7)
+  odd = unet_lib.ddpm_timestep_embedding(jnp.asarray(t), 7)
   assert odd.shape == (4, 7) and np.all(np.asarray(odd[:, 6]) == 0)
 
 

@@ -1,0 +1,3 @@
+from experiments.diffusion_2d.main import main
+
+main()
