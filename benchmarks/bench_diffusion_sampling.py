@@ -87,6 +87,8 @@ def main():
           xt = xt + sigma[step] * torch.randn_like(xt)
     return xt
 
+  torch_sample()  # warm-up (oneDNN primitives, thread pool)
+
   def timed(fn):
     start = time.perf_counter()
     fn()
