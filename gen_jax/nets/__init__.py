@@ -25,3 +25,4 @@ from gen_jax.nets.made import made_degrees
 from gen_jax.nets.made import made_masks
 from gen_jax.nets.made import MaskedDense
 from gen_jax.nets.made import order_degrees
+from gen_jax.nets.unet import UNet

@@ -1,0 +1,3 @@
+from experiments.ddpm_mnist.main import main
+
+main()
