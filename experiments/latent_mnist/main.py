@@ -6,7 +6,7 @@
 
 - sbn: a sigmoid belief net with a recognition net (`energy.sbn_init`), trained by
   maximizing `energy.vimco_surrogate` (Mnih & Rezende 2016); test_nll by
-  `energy.sbn_log_likelihood` (nll_kind 'is', final_eval_samples importance samples; an
+  `energy.sbn_log_likelihood` (nll_kind 'importance_sampled', final_eval_samples importance samples; an
   upper bound on the NLL in expectation). Samples: p(x = 1 | h_1) of ancestral draws.
 - gmmn: an MLP generator (latent_dim → hidden → hidden → 784, sigmoid) fed N(0, I) noise,
   trained by minimizing `energy.gmmn_loss` (MMD² with a Gaussian mixture kernel, Li et al.
@@ -169,7 +169,7 @@ def make_task(config: ml_collections.ConfigDict, *, train_data, test_data) -> tr
           test_x, batch_size=batch)
       nll = float(-np.mean(ll))
       results.update({"test_nll": nll, "test_bpd": nll / (dims * math.log(2)),
-                      "nll_kind": "is", "eval_samples": k})
+                      "nll_kind": "importance_sampled", "eval_samples": k})
     if final:
       fake = np.asarray(generate(params, jax.random.fold_in(key, 1), config.num_eval_images))
       if np.all(np.isfinite(fake)):

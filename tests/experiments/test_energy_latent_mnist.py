@@ -39,7 +39,7 @@ def test_tiny_run_writes_results_and_samples(tmp_path, model):
   assert {"fid", "precision", "recall"} <= set(results)
   assert 0.0 <= results["precision"] <= 1.0 and results["fid"] > 0
   if model == "sbn":
-    assert results["nll_kind"] == "is" and results["eval_samples"] == 4
+    assert results["nll_kind"] == "importance_sampled" and results["eval_samples"] == 4
     assert 0.0 < results["test_nll"] < 784 * 2   # untrained: about 784 log 2
   else:
     assert "test_nll" not in results

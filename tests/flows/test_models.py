@@ -40,7 +40,8 @@ def _moons(n, seed=0):
           + 0.1 * rng.normal(size=(n, 2))).astype(np.float32)
 
 
-@pytest.mark.parametrize("name", MODELS_2D)
+@pytest.mark.parametrize("name", [
+    "realnvp", "maf", pytest.param("spline", marks=pytest.mark.slow)])  # spline: 17 s
 def test_2d_density_integrates_to_one_at_init_and_after_training(name):
   flow = MODELS_2D[name]()
   data = jnp.asarray(_moons(512))
@@ -89,6 +90,7 @@ def test_multiscale_log_prob_is_base_density_plus_dense_log_det(kind, prior):
   np.testing.assert_allclose(log_p, normal + dense, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow  # 16 s; flow_mnist's smoke test samples at every temperature too
 def test_multiscale_samples_and_temperature():
   flow = flows.MultiScaleFlow(image_shape=(4, 4, 1), num_levels=2, steps_per_level=1,
                               channels=4)
