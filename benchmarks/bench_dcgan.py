@@ -68,23 +68,8 @@ def setup_jax(steps: int, *, fast_conv: bool = True, compiler_options: dict | No
   batch = training.put_batch(
       {"image": rng.uniform(size=(BATCH, SIDE, SIDE, 1)).astype(np.float32),
        "label": np.zeros((BATCH,), np.int32)}, training.batch_sharding(mesh))
-  key = jax.random.key(1)
-  holder = [jax.jit(task.init)(jax.random.key(0)), 0]
-
-  def run(n):
-    state, i = holder
-    for j in range(n):
-      state, _, _ = step(state, batch, jax.random.fold_in(key, i + j))
-    jax.block_until_ready(state)
-    holder[:] = [state, i + n]
-
-  run(5)
-
-  def block():
-    t = time.perf_counter()
-    run(steps)
-    return (time.perf_counter() - t) / steps
-  return block
+  from _timing import step_timer  # imports jax: after the thread settings
+  return step_timer(step, task.init, batch, steps=steps, warmup=5)
 
 
 def setup_torch(steps: int, *, channels_last: bool):

@@ -72,23 +72,8 @@ def setup_jax(steps: int, *, fast_conv: bool = True):
   mesh = training.data_mesh()
   step, _ = training.compile_steps(task, mesh)
   batch = training.put_batch({"image": _Data(BATCH).images}, training.batch_sharding(mesh))
-  key = jax.random.key(1)
-  holder = [jax.jit(task.init)(jax.random.key(0)), 0]
-
-  def run(n):
-    state, i = holder
-    for j in range(n):
-      state, _, _ = step(state, batch, jax.random.fold_in(key, i + j))
-    jax.block_until_ready(state)
-    holder[:] = [state, i + n]
-
-  run(3)
-
-  def block():
-    t = time.perf_counter()
-    run(steps)
-    return (time.perf_counter() - t) / steps
-  return block
+  from _timing import step_timer  # imports jax: after the thread settings
+  return step_timer(step, task.init, batch, steps=steps, warmup=3)
 
 
 def setup_torch(steps: int):

@@ -57,23 +57,8 @@ def setup_jax(steps: int, unroll: int):
   step, _ = training.compile_steps(task, mesh)
   points = np.asarray(gan_mixture.ring_dataset(config).arrays["x"][:BATCH])
   batch = training.put_batch({"x": points}, training.batch_sharding(mesh))
-  key = jax.random.key(1)
-  holder = [jax.jit(task.init)(jax.random.key(0)), 0]
-
-  def run(n):
-    state, i = holder
-    for j in range(n):
-      state, _, _ = step(state, batch, jax.random.fold_in(key, i + j))
-    jax.block_until_ready(state)
-    holder[:] = [state, i + n]
-
-  run(5)
-
-  def block():
-    t = CLOCK[0]()
-    run(steps)
-    return (CLOCK[0]() - t) / steps
-  return block
+  from _timing import step_timer  # imports jax: after the thread settings
+  return step_timer(step, task.init, batch, steps=steps, warmup=5, clock=lambda: CLOCK[0]())
 
 
 def setup_torch(steps: int, unroll: int):
