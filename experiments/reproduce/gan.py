@@ -73,7 +73,7 @@ def _ring_figure(workdirs: list[str], docs_dir: str) -> list[str]:
   from experiments.gan_mixture import main as gan_mixture  # pylint: disable=g-import-not-at-top
   ns = os.path.join(os.path.dirname(os.path.dirname(workdirs[0])), "ring_ns", "0")
   runs = ([ns] if os.path.exists(os.path.join(ns, "results.json")) else []) + [workdirs[0]]
-  labels = (["non-saturating"] if len(runs) == 2 else []) + ["minimax, unrolled K = 5"]
+  labels = (["non-saturating"] if len(runs) == 2 else []) + ["minimax, unrolled K = 10"]
   return [gan_mixture.plot_comparison(runs, labels, os.path.join(
       docs_dir, "gan_mixture_ns_vs_unrolled.png"))]
 
@@ -89,10 +89,10 @@ ROWS = [
         "`python -m experiments.gan_mixture --workdir=runs/ring --config.seed=S`",
         tuple(Run("experiments.gan_mixture", (f"--config.seed={s}",)) for s in RING_SEEDS),
         _ring, "mode collapse (Metz et al. 2017, Fig. 1)"),
-    Row("same, unrolled K = 5 (minimax value function, as Metz et al.)", "ring_unrolled",
-        "`... --config.loss=minimax --config.unroll_steps=5`",
+    Row("same, unrolled K = 10 (minimax value function, as Metz et al.'s Fig. 1)",
+        "ring_unrolled", "`... --config.loss=minimax --config.unroll_steps=10`",
         tuple(Run("experiments.gan_mixture", (f"--config.seed={s}", "--config.loss=minimax",
-                                              "--config.unroll_steps=5"))
+                                              "--config.unroll_steps=10"))
               for s in RING_SEEDS),
         _ring, "all 8 modes (Metz et al. 2017, Fig. 1)", _ring_figure),
     Row("DCGAN, non-saturating, 3,000 G steps", "dcgan",

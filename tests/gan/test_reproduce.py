@@ -102,7 +102,7 @@ def test_list_and_unknown_rows_from_the_command_line():
   out = subprocess.run(cmd + ["--list", "--rows=ring_unrolled"], cwd=reproduce.ROOT,
                        capture_output=True, text=True, timeout=60)
   assert out.returncode == 0, out.stderr
-  assert "--config.unroll_steps=5" in out.stdout and "dcgan" not in out.stdout
+  assert "--config.unroll_steps=10" in out.stdout and "dcgan" not in out.stdout
   bad = subprocess.run(cmd + ["--rows=nope"], cwd=reproduce.ROOT, capture_output=True,
                        text=True, timeout=60)
   assert bad.returncode == 2 and "unknown ['nope']" in bad.stderr

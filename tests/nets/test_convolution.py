@@ -10,6 +10,8 @@ import pytest
 
 from gen_jax import nets
 from gen_jax.nets import convolution
+from gen_jax.nets import fast_conv
+from gen_jax.nets import pixelcnn
 
 
 def _close(got, want, rtol, name):
@@ -95,6 +97,49 @@ def _mask(shape, seed=1):
 ])
 def test_masked_kernels_take_the_fast_path(kind, kwargs, x_shape):
   _compare(kind, kwargs, x_shape, fast=True)
+
+
+def _causal(kh, kw, cin, cout, kind):
+  return jnp.asarray(pixelcnn.causal_mask((kh, kw), cin, cout, mask_type=kind))
+
+
+def _edge_zero_mask(shape):
+  """A random 0/1 mask with its first column and last two rows zero."""
+  mask = np.array(_mask(shape, seed=3))
+  mask[:, 0] = 0.0
+  mask[-2:] = 0.0
+  return jnp.asarray(mask)
+
+
+CROPPED_CASES = [  # (kwargs, x_shape, cropped kernel [kh, kw])
+    (dict(features=16, kernel_size=(7, 7), mask=_causal(7, 7, 8, 16, "A")), (2, 9, 8, 8),
+     (4, 7)),
+    (dict(features=16, kernel_size=(7, 7), mask=_causal(7, 7, 1, 16, "A")), (2, 9, 8, 1),
+     (4, 7)),                                                 # small patches: im2col
+    (dict(features=8, kernel_size=(3, 3), mask=_causal(3, 3, 8, 8, "B")), (2, 6, 7, 8),
+     (2, 3)),
+    (dict(features=8, kernel_size=(1, 5), mask=_causal(1, 5, 8, 8, "A")), (2, 5, 6, 8),
+     (1, 2)),
+    (dict(features=8, kernel_size=(5, 4), strides=(2, 3), padding=((2, 1), (0, 2)),
+          mask=_edge_zero_mask((5, 4, 8, 8))), (2, 11, 10, 8), (3, 3)),
+    (dict(features=8, kernel_size=(5, 4), padding="VALID",
+          mask=_edge_zero_mask((5, 4, 8, 8))), (2, 9, 8, 8), (3, 3)),
+]
+
+
+@pytest.mark.parametrize("kwargs,x_shape,cropped", CROPPED_CASES)
+def test_masks_with_zero_edges_crop_the_kernel_exactly(kwargs, x_shape, cropped):
+  """A concrete mask whose outer rows / columns are zero is applied as the conv with the
+  kernel cropped to its support: flax's full masked conv in value and every derivative."""
+  _compare("conv", kwargs, x_shape, fast=True)
+  module = nets.Conv(**kwargs)
+  x = jnp.zeros(x_shape)
+  jaxpr = str(jax.make_jaxpr(module.apply)(module.init(jax.random.key(0), x), x))
+  c_in, c_out = x_shape[-1], kwargs["features"]
+  assert f"f32[{cropped[0]},{cropped[1]},{c_in},{c_out}]" in jaxpr, jaxpr
+  with fast_conv._forced_form("xla"):  # pylint: disable=protected-access
+    # The accelerators' form (XLA's own conv of the cropped kernel; no platform choice).
+    _compare("conv", kwargs, x_shape, fast=False)
 
 
 FALLBACK_CASES = [
