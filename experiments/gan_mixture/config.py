@@ -11,7 +11,7 @@ from gen_jax.training import common_config
 
 def get_config() -> ml_collections.ConfigDict:
   c = common_config()
-  c.num_steps = 25_000       # generator updates (Metz et al.'s Fig. 1 budget)
+  c.num_steps = 15_000       # generator updates (Metz et al.'s Fig. 1: 25k; see main.py)
   c.batch_size = 512
   c.learning_rate = 1e-4     # generator's Adam step size (1e-4 for both players, β₁ = 0.5:
                              # Metz et al. 2017, App. A)

@@ -19,7 +19,8 @@ import pytest
 from experiments.gan_mixture import config as ring_config
 from experiments.gan_mixture import main as ring_main
 
-STEPS = 15_000   # 2,500 steps past the 12.5k where all three seeds reached 8/8
+STEPS = 15_000   # the default budget: 2,500 steps past the 12.5k where all three seeds
+                 # reached 8/8
 SEEDS = (0, 1, 2)
 
 
