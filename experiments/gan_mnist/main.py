@@ -53,7 +53,8 @@ def build_game(config: ml_collections.ConfigDict, image_shape: tuple[int, int, i
   """DCGAN players for every loss; BEGAN's discriminator is a conv autoencoder."""
   n_cls = num_classes if config.conditional else 0
   generator = DCGANGenerator(image_shape=image_shape, base_features=config.base_features,
-                             num_classes=n_cls or None)
+                             num_classes=n_cls or None,
+                             batch_norm=config.get("g_batch_norm", True))
   if config.loss == "began":
     f = config.base_features
     discriminator = ConvAutoencoder(features=(f, 2 * f), code_dim=config.began_code_dim,
