@@ -24,6 +24,9 @@ def get_config() -> ml_collections.ConfigDict:
   c.base_features = 32       # DCGAN generator width
   c.encoder_features = 32    # encoder / discriminator conv widths: (f, 2f)
   c.hidden = 256             # dense width of the encoder and the joint discriminator
+  c.d_init = "lecun"         # D's kernel init: lecun (variance-preserving) | dcgan (N(0, 0.02):
+                             # D's z path starts so weak that D ignores z, see the README)
+  c.d_learning_rate = 2e-4   # D's Adam step size
   c.probe_steps = 500        # full-batch Adam steps of the softmax-regression probe
   c.probe_l2 = 1e-4          # L2 weight of the softmax-regression probe
   c.eval_samples = 1000      # generated digits for FID, vs the 1,000 test digits

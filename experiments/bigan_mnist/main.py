@@ -7,8 +7,9 @@ beside recon_mse_unrelated_digit, the same error against another (random) test d
 probe_accuracy of a linear softmax classifier trained on E(x) of the 4,000 training digits
 and tested on E(x) of the test digits, beside the same probe on a randomly initialized
 encoder (probe_accuracy_random_encoder) and on raw pixels (probe_accuracy_pixels); code_std,
-the mean per-dimension std of E(x) over the test digits (the prior's is 1); fid / precision /
-recall of 1,000 samples G(z).
+the mean per-dimension std of E(x) over the test digits (the prior's is 1); d_pairing_gap,
+D's mean logit on (x, E(x)) minus on (x, E(x')) for another test digit x' (≈ 0: D ignores
+which code goes with which digit); fid / precision / recall of 1,000 samples G(z).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ from gen_jax import validation
 from gen_jax.nets.dcgan import DCGANGenerator
 from gen_jax.nets.gan_conv import ImageEncoder
 from gen_jax.nets.gan_conv import JointDiscriminator
+from gen_jax.nets.variables import apply as apply_player
+
+
+# The joint discriminator's kernel init: DCGAN's N(0, 0.02), or variance-preserving.
+D_INITS = {"dcgan": nn.initializers.normal(stddev=0.02), "lecun": nn.initializers.lecun_normal()}
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -39,6 +45,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
               "eval_samples"):
     validation.check_int(f"--config.{key}", config[key], low=1)
   validation.check_number("--config.probe_l2", config.probe_l2, low=0.0)
+  validation.check_number("--config.d_learning_rate", config.d_learning_rate, low=0.0,
+                          low_inclusive=False)
+  if config.d_init not in D_INITS:
+    raise validation.ArgumentError(
+        "--config.d_init", f"--config.d_init must be one of {sorted(D_INITS)}, got "
+        f"{config.d_init!r}")
 
 
 def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
@@ -71,7 +83,7 @@ def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
 
 def build_model(config: ml_collections.ConfigDict, image_shape) -> gan.BiGAN:
   f = config.encoder_features
-  opt = lambda: optax.adam(config.learning_rate, b1=config.beta1)
+  opt = lambda lr: optax.adam(lr, b1=config.beta1)
   return gan.BiGAN(
       generator=DCGANGenerator(image_shape=image_shape, base_features=config.base_features),
       # E(x) starts at the prior's scale (variance-preserving init): with DCGAN's
@@ -79,8 +91,9 @@ def build_model(config: ml_collections.ConfigDict, image_shape) -> gan.BiGAN:
       # apart at once and E never caught up with (its spread was 0.05 after 3,000 steps).
       encoder=ImageEncoder(config.latent_dim, features=(f, 2 * f), hidden=config.hidden,
                            kernel_init=nn.initializers.lecun_normal()),
-      discriminator=JointDiscriminator(features=(f, 2 * f), hidden=config.hidden),
-      g_optimizer=opt(), d_optimizer=opt(), latent_dim=config.latent_dim,
+      discriminator=JointDiscriminator(features=(f, 2 * f), hidden=config.hidden,
+                                       kernel_init=D_INITS[config.d_init]),
+      g_optimizer=opt(config.learning_rate), d_optimizer=opt(config.d_learning_rate), latent_dim=config.latent_dim,
       image_shape=tuple(image_shape), preprocess=lambda x: 2.0 * x - 1.0)
 
 
@@ -92,7 +105,12 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
   @jax.jit
   def encode_and_reconstruct(state, x):
     code = gan.bigan_encode(model, state, 2.0 * x - 1.0)
-    return {"code": code, "recon": post(gan.bigan_decode(model, state, code))}
+    # D's logit on the pair (x, E(x)) and on x beside the next digit's code: a D that
+    # ignores z (or the pairing) scores both alike and gives E nothing to invert G by.
+    d = lambda c: apply_player(model.discriminator, state.params["d"], state.extra["d"],
+                               2.0 * x - 1.0, c, train=False)[0]
+    return {"code": code, "recon": post(gan.bigan_decode(model, state, code)),
+            "d_paired": d(code), "d_mispaired": d(jnp.roll(code, 1, axis=0))}
 
   @functools.partial(jax.jit, static_argnums=2)
   def samples(state, key, n):
@@ -126,6 +144,7 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
               # Per-dimension spread of E(x) over the test set (the prior's is 1):
               # an encoder collapsed onto a point shows here first.
               "code_std": float(np.mean(np.std(test_out["code"], axis=0))),
+              "d_pairing_gap": float(np.mean(test_out["d_paired"] - test_out["d_mispaired"])),
               "probe_accuracy": probe(train_out["code"], train_data.labels,
                                       test_out["code"], test_data.labels), **baselines}
     fake = np.asarray(samples(state, key, config.eval_samples))

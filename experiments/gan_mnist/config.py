@@ -38,6 +38,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.latent_dim = 64          # dimensions of the generator's noise z
   c.base_features = 32       # DCGAN width (64 in the paper; 32 keeps CPU runs short)
   c.d_batch_norm = True      # D's batch norm (off for wgan_gp / dragan: per-example penalties)
+  c.g_batch_norm = True      # G's batch norm (BEGAN's generator has none, Berthelot et al. §3.5)
   c.began_code_dim = 64      # code size of the BEGAN discriminator's autoencoder
 
   c.eval_samples = 1000      # generated digits for FID / precision / recall (vs 1,000 test)

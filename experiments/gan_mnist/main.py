@@ -6,7 +6,9 @@
 The generator ends in tanh, so real digits are mapped to [−1, 1] for the discriminator and
 samples back to [0, 1] for grids and metrics. results.json holds fid, precision and recall
 (gen_jax.metrics with the shipped MNIST classifier's features) of `eval_samples` generated
-digits against the 1,000 test digits.
+digits against the 1,000 test digits; with loss='began' also k (k_t), real_recon /
+fake_recon (the autoencoder's per-pixel L1 error on the test digits / the samples) and
+convergence, M = real_recon + |γ·real_recon − fake_recon|.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from gen_jax import validation
 from gen_jax.nets.dcgan import DCGANDiscriminator
 from gen_jax.nets.dcgan import DCGANGenerator
 from gen_jax.nets.gan_conv import ConvAutoencoder
+from gen_jax.nets.variables import apply as apply_player
 
 FID_METRICS = ("fid", "precision", "recall")
 
@@ -53,7 +56,8 @@ def build_game(config: ml_collections.ConfigDict, image_shape: tuple[int, int, i
   """DCGAN players for every loss; BEGAN's discriminator is a conv autoencoder."""
   n_cls = num_classes if config.conditional else 0
   generator = DCGANGenerator(image_shape=image_shape, base_features=config.base_features,
-                             num_classes=n_cls or None)
+                             num_classes=n_cls or None,
+                             batch_norm=config.get("g_batch_norm", True))
   if config.loss == "began":
     f = config.base_features
     discriminator = ConvAutoencoder(features=(f, 2 * f), code_dim=config.began_code_dim,
@@ -94,10 +98,27 @@ def make_task(config: ml_collections.ConfigDict, train_data: data.ArrayDataset,
   def eval_samples(params, collections, key):
     return to_images(gan.generate(key, game, params, collections, n_eval))
 
+  @jax.jit
+  def began_terms(state, real, fake):
+    # The autoencoder-discriminator's per-pixel L1 error on test digits and on samples,
+    # and M = L(x) + |γ·L(x) − L(G(z))| (Berthelot et al. 2017, §3.4.1), in model space.
+    recon = lambda v: apply_player(game.discriminator, state.params["d"],
+                                   state.extra["d"], v, None, train=False)[0]
+    l1 = lambda v: jnp.abs(v - recon(v)).reshape(v.shape[0], -1).mean(-1)
+    real_recon, fake_recon = l1(to_model_space(real)), l1(to_model_space(fake))
+    return {"k": state.extra["k"], "real_recon": real_recon.mean(),
+            "fake_recon": fake_recon.mean(),
+            "convergence": gan.began_convergence(real_recon, fake_recon,
+                                                 gamma=game.began_gamma)}
+
   def evaluate(state, key, *, final=False):
     del final  # the same 1,000-vs-1,000 comparison every time
     fake = np.asarray(eval_samples(state.eval_params("g"), state.extra["g"], key))
-    return sample_metrics(jax.random.fold_in(key, 1), test_data.images, fake)
+    result = sample_metrics(jax.random.fold_in(key, 1), test_data.images, fake)
+    if game.loss == "began" and not game.conditional:
+      result.update({k: float(v) for k, v in
+                     began_terms(state, jnp.asarray(test_data.images), fake).items()})
+    return result
 
   @jax.jit
   def sample(state, key):

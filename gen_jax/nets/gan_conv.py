@@ -174,9 +174,11 @@ class JointDiscriminator(nn.Module):
   Attributes:
     features: channels of the stride-2 convs on x.
     hidden: width of the x, z and joint dense layers.
+    kernel_init: every layer's kernel init (default N(0, 0.02), Radford et al.).
   """
   features: Sequence[int] = (32, 64)
   hidden: int = 256
+  kernel_init: Callable[..., Array] = _INIT
 
   @nn.compact
   def __call__(self, x: Array, z: Array, *, train: bool = False) -> Array:
@@ -184,14 +186,15 @@ class JointDiscriminator(nn.Module):
     act = lambda v: nn.leaky_relu(v, 0.2)
     h = x
     for i, f in enumerate(self.features):
-      h = act(Conv(f, (4, 4), strides=(2, 2), kernel_init=_INIT, name=f"conv_{i}")(h))
-    hx = act(nn.Dense(self.hidden, kernel_init=_INIT, name="x_dense")(
+      h = act(Conv(f, (4, 4), strides=(2, 2), kernel_init=self.kernel_init,
+                   name=f"conv_{i}")(h))
+    hx = act(nn.Dense(self.hidden, kernel_init=self.kernel_init, name="x_dense")(
         h.reshape(h.shape[0], -1)))
-    hz = act(nn.Dense(self.hidden, kernel_init=_INIT, name="z_0")(z))
-    hz = act(nn.Dense(self.hidden, kernel_init=_INIT, name="z_1")(hz))
-    h = act(nn.Dense(self.hidden, kernel_init=_INIT, name="joint")(
+    hz = act(nn.Dense(self.hidden, kernel_init=self.kernel_init, name="z_0")(z))
+    hz = act(nn.Dense(self.hidden, kernel_init=self.kernel_init, name="z_1")(hz))
+    h = act(nn.Dense(self.hidden, kernel_init=self.kernel_init, name="joint")(
         jnp.concatenate([hx, hz], -1)))
-    return nn.Dense(1, kernel_init=_INIT, name="out")(h)[:, 0]
+    return nn.Dense(1, kernel_init=self.kernel_init, name="out")(h)[:, 0]
 
 
 class FeatureDiscriminator(nn.Module):

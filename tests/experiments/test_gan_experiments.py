@@ -14,6 +14,8 @@ from experiments.bigan_mnist import main as bigan_main
 from experiments.cyclegan_mnist import config as cyclegan_config
 from experiments.cyclegan_mnist import main as cyclegan_main
 from experiments.gan_mixture import config as mixture_config
+from experiments.gan_mnist import config as gan_mnist_config
+from experiments.gan_mnist import main as gan_mnist_main
 from experiments.gan_mixture import main as mixture_main
 from experiments.gan_study import config as study_config
 from experiments.gan_study import main as study_main
@@ -73,6 +75,21 @@ def test_gan_mnist_cli(tmp_path):
   assert "got 'hinged'" in bad.stderr
 
 
+def test_began_end_to_end_reports_k_and_convergence(tmp_path):
+  c = _short(gan_mnist_config.get_config(), steps=2)
+  c.loss, c.batch_size, c.base_features, c.latent_dim, c.began_code_dim = "began", 8, 4, 4, 4
+  c.eval_samples, c.num_sample_images, c.g_batch_norm = 50, 4, False
+  c.began_lambda_k, c.learning_rate, c.d_learning_rate = 0.01, 4e-4, 1e-4
+  r = gan_mnist_main.train_and_evaluate(c, str(tmp_path))
+  # k₀ = 0; at init the samples reconstruct far better than digits (L(G(z)) < γ·L(x)),
+  # so after two updates k_t has risen by λ_k·(γ·L(x) − L(G(z))) twice: 0 < k ≤ 2·λ_k.
+  assert 0.0 < r["k"] <= 2 * c.began_lambda_k, r
+  assert r["convergence"] == pytest.approx(
+      r["real_recon"] + abs(c.began_gamma * r["real_recon"] - r["fake_recon"]), rel=1e-5)
+  with open(tmp_path / "config.json") as f:
+    assert json.load(f)["g_batch_norm"] is False
+
+
 def test_cyclegan_end_to_end(tmp_path):
   c = _short(cyclegan_config.get_config(), steps=2)
   c.batch_size, c.features, c.blocks, c.d_features = 4, 4, 1, 4
@@ -100,6 +117,10 @@ def test_bigan_end_to_end(tmp_path):
   assert results["probe_accuracy_pixels"] > 0.5  # a linear probe on pixels works on MNIST
   # E(x) starts at the prior's scale (lecun-normal output layer), not collapsed near 0.
   assert 0.1 < results["code_std"] < 10.0, results["code_std"]
+  assert np.isfinite(results["d_pairing_gap"])
+  c.d_init = "orthogonal"
+  with pytest.raises(ValueError, match="--config.d_init"):
+    bigan_main.validate(c)
 
 
 def test_linear_probe_separates_separable_classes():

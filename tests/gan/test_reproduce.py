@@ -90,6 +90,12 @@ def test_gan_rows_format_their_results():
                          for m, q in ((8, 0.5), (7, 0.25), (0, 0.0))])
   assert ring == ("modes covered 8/8, 7/8, 0/8; high-quality samples 50.0 %, 25.0 %, 0.0 % "
                   "(seeds 0, 1, 2)")
+  began = gan_rows._began([{"fid": 80.0, "precision": 0.5, "recall": 0.25, "k": 0.05,
+                            "convergence": 0.2, "real_recon": 0.15, "fake_recon": 0.1}])
+  assert began == ("FID 80.0, precision 0.50, recall 0.25; k_t 0.050, convergence M 0.200 "
+                   "(autoencoder L1 0.150 on test digits, 0.100 on samples)")
+  (row,) = [r for r in gan_rows.ROWS if r.slug == "began"]
+  assert " ".join(row.runs[0].flags) in row.command  # the command cell is what runs
   slugs = [r.slug for r in gan_rows.ROWS]
   assert len(set(slugs)) == len(slugs) and {"ring_ns", "ring_unrolled"} <= set(slugs)
   for row in gan_rows.ROWS:  # every run names an experiment module that exists
