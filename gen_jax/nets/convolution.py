@@ -13,11 +13,14 @@ itself.
   (measured gains in fast_conv's docstring); elsewhere it is XLA's own convolution.
   The choice between the two is made when a jit is lowered, for the platform it runs on
   (`lax.platform_dependent`), not from `jax.default_backend()`.
-  A concrete `mask` whose outer kernel rows / columns are zero (PixelCNN's causal masks:
+  A concrete `mask` (a NumPy array: `jnp.asarray` inside a jit makes a tracer, which is
+  used as is) whose outer kernel rows / columns are zero (PixelCNN's causal masks:
   a 7×7 type-A kernel only reads rows −3…0, a 3×3 type-B one rows −1…0, a 1×k horizontal
   one columns ≤ 0) is applied as the convolution with the kernel cropped to the mask's
   support and the padding shifted to match (`_mask_support`): the same sums without the
   taps the mask zeroes (4/7 and 2/3 of the FLOPs of those layers), on every platform.
+  Measured (one core, batch 128, 28×28, fwd+bwd): 3×3 type B 32 → 32 121.6 → 100.7 ms,
+  7×7 type A 1 → 32 89.0 → 52.9 ms; the whole PixelCNN train step 658 → 545 ms.
 * **Everything else** (dilations, feature groups, 'CIRCULAR' / 'REFLECT' / 'CAUSAL'
   padding, other spatial ranks or several batch axes, bfloat16 or other compute dtypes)
   is computed by flax.linen's own module on this layer's parameters: exactly Flax.

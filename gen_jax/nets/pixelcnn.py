@@ -121,8 +121,7 @@ class PixelCNN(nn.Module):
     h = x
     for name, k, cin, cout, kind in self.layers(channels):
       conv = Conv(cout, (k, k), padding="SAME", name=name,
-                  mask=jnp.asarray(causal_mask(k, cin, cout, mask_type=kind,
-                                               channel_groups=channels)))
+                  mask=causal_mask(k, cin, cout, mask_type=kind, channel_groups=channels))
       if name == "conv_in":
         h = nn.relu(conv(h) + cond(name, cout))
       elif name == "out":
@@ -201,21 +200,20 @@ class GatedPixelCNN(nn.Module):
       v_pre = Conv(2 * f, (p + 1, k), padding=((p, 0), (p, p)), name=f"v_{layer}")(v)
       mask = causal_mask((1, k), channels if layer == 0 else f, 2 * f, mask_type=kind,
                          channel_groups=channels)
-      h_conv = Conv(2 * f, (1, k), padding="SAME", mask=jnp.asarray(mask),
+      h_conv = Conv(2 * f, (1, k), padding="SAME", mask=mask,
                     name=f"h_{layer}")(h)
       h_pre = h_conv + Conv(2 * f, (1, 1), name=f"v_to_h_{layer}")(_shift_down(v_pre))
       c = cond(f"gate_{layer}", 2 * f)
       v = _gate(v_pre + c, channels)
       h_new = _gate(h_pre + c, channels)
       mask = causal_mask(1, f, f, mask_type="B", channel_groups=channels)
-      h_res = Conv(f, (1, 1), mask=jnp.asarray(mask), name=f"h_res_{layer}")(h_new)
+      h_res = Conv(f, (1, 1), mask=mask, name=f"h_res_{layer}")(h_new)
       h = h_res if layer == 0 else h + h_res
     hid = Conv(f, (1, 1), name="hidden",
-               mask=jnp.asarray(causal_mask(1, f, f, mask_type="B",
-                                            channel_groups=channels)))(nn.relu(h))
+               mask=causal_mask(1, f, f, mask_type="B", channel_groups=channels))(nn.relu(h))
     out = Conv(channels * self.outputs, (1, 1), name="out",
-               mask=jnp.asarray(causal_mask(1, f, channels * self.outputs, mask_type="B",
-                                            channel_groups=channels)))(nn.relu(hid))
+               mask=causal_mask(1, f, channels * self.outputs, mask_type="B",
+                                channel_groups=channels))(nn.relu(hid))
     return _split_outputs(out, channels, self.outputs)
 
 

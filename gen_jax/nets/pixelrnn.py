@@ -50,7 +50,7 @@ class RowLSTM(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     f, k = self.features, self.kernel
     mask = causal_mask((1, k), x.shape[-1], 4 * f, mask_type=self.mask_type)
-    i2s = Conv(4 * f, (1, k), padding="SAME", mask=jnp.asarray(mask),
+    i2s = Conv(4 * f, (1, k), padding="SAME", mask=mask,
                name="input_to_state")(x)                                  # [B, H, W, 4F]
     k_ss = self.param("state_to_state", nn.initializers.lecun_normal(in_axis=(0, 1),
                                                                       out_axis=2),
@@ -97,7 +97,7 @@ class PixelRNN(nn.Module):
       raise ValueError(f"PixelRNN models one channel, got x of shape {x.shape}")
     f = self.features
     h = Conv(f, (self.first_kernel,) * 2, padding="SAME", name="conv_in",
-             mask=jnp.asarray(causal_mask(self.first_kernel, 1, f, mask_type="A")))(x)
+             mask=causal_mask(self.first_kernel, 1, f, mask_type="A"))(x)
     for layer in range(self.num_layers):
       h = h + RowLSTM(f, kernel=self.kernel, mask_type="B", name=f"row_lstm_{layer}")(h)
     h = nn.relu(Conv(f, (1, 1), name="hidden")(nn.relu(h)))

@@ -256,3 +256,18 @@ def test_xla_hook_forces_flax_s_layers():
   with convolution._xla_convolutions():
     assert not _fast(module, variables, x)
   assert _fast(module, variables, x)
+
+
+def test_pixelcnn_models_crop_their_masked_kernels_under_jit():
+  """The models pass their causal masks as NumPy arrays, so the crop still applies when the
+  model is traced inside jit (a mask made by jnp.asarray there would be a tracer)."""
+  import re  # pylint: disable=g-import-not-at-top
+  for model, expected in ((pixelcnn.PixelCNN(features=8, num_layers=1),
+                           {"f32[4,7,1,8]", "f32[2,3,8,8]"}),        # 7x7 A, 3x3 B
+                          (pixelcnn.GatedPixelCNN(features=8, num_layers=2),
+                           {"f32[1,3,1,16]", "f32[1,2,8,16]"})):     # 1x7 A, 1x3 B rows
+    x = jnp.zeros((2, 8, 8, 1))
+    variables = model.init(jax.random.key(0), x)
+    jaxpr = str(jax.make_jaxpr(jax.jit(model.apply))(variables, x))
+    kernels = set(re.findall(r"(f32\[\d+,\d+,\d+,\d+\]) = slice", jaxpr))
+    assert expected <= kernels, (type(model).__name__, kernels)
