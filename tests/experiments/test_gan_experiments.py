@@ -150,7 +150,8 @@ def test_gan_study_writes_table_and_plot(tmp_path):
   c.losses, c.seeds, c.num_steps = "non_saturating,vae", "0,1", 2
   c.eval_samples, c.compilation_cache = 50, False
   out = study_main.train_and_evaluate(c, str(tmp_path))
-  assert set(out) == {"fid_mean_non_saturating", "fid_mean_vae"}
+  assert set(out) == {"fid_mean_non_saturating", "fid_mean_vae", "train_seconds"}
+  assert _read(tmp_path, "results.json") == out  # what experiments.reproduce reads
   study = _read(tmp_path, "study.json")
   ns = study["models"]["non_saturating"]
   assert len(ns["fids"]) == 2 and ns["paper_fid"] == 6.8
