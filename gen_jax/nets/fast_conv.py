@@ -401,9 +401,10 @@ def conv2d(x: Array, kernel: Array, *, strides=(1, 1), padding="SAME",
            precision=None) -> Array:
   """`lax.conv_general_dilated(x, kernel, strides, padding)` (NHWC, HWIO), fast on XLA:CPU.
 
-  The forward pass and the kernel gradient are XLA's and the input gradient is computed
-  by phases (see the module docstring), except for patches of ≤ 64 values (kh·kw·C, the
-  image layers), computed by im2col and one GEMM.
+  The forward pass and the kernel gradient are XLA's and, for strides > 1, the input
+  gradient is computed by phases (see the module docstring); stride-1 convolutions are
+  XLA's own, derivatives included; patches of ≤ 64 values (kh·kw·C, the image layers)
+  are computed by im2col and one GEMM.
 
   Args:
     x: [N, H, W, C] input.
@@ -423,6 +424,11 @@ def conv2d(x: Array, kernel: Array, *, strides=(1, 1), padding="SAME",
     if _small_patches(kernel):
       # im2col, whose autodiff derivatives are the fast ones there too.
       return _conv_im2col(x, kernel, strides, pads)
+    if strides == (1, 1):
+      # No phases to gain from; XLA's own derivatives skip the custom rule's kernel flip
+      # and tangent sum (PixelCNN's 2×3 32 → 32 layer, batch 128, fwd + bwd, 2 cores,
+      # interleaved: 58.0 → 54.5 ms) and are the same computation (bitwise equal there).
+      return _xla_conv(x, kernel, strides, pads)
     return _conv_fast(x, kernel, strides, pads)
 
   return _by_platform(cpu, lambda x, k: _xla_conv(x, k, strides, pads, precision), x, kernel)

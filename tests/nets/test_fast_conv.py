@@ -192,3 +192,24 @@ def test_computation_placed_on_a_cpu_device_takes_the_cpu_form():
   f = jax.jit(lambda x, k: fast_conv.conv_transpose2d(x, k, strides=2))
   assert f.lower(x, kernel).as_text().count("stablehlo.convolution") == 4  # phases
   assert f(x, kernel).devices() == {device}
+
+
+def test_stride_one_convolutions_are_xla_own_with_their_derivatives():
+  """Stride 1 (patches above the im2col size) is lax's convolution: value and both
+  gradients equal XLA's bit for bit on the CPU form."""
+  rng = np.random.default_rng(5)
+  x = jnp.asarray(rng.standard_normal((3, 9, 8, 12)), jnp.float32)
+  kernel = jnp.asarray(rng.standard_normal((2, 3, 12, 5)), jnp.float32)
+  cot = jnp.asarray(rng.standard_normal((3, 9, 8, 5)), jnp.float32)
+  pads = ((1, 0), (1, 1))
+
+  def pulled(conv):
+    y, pull = jax.vjp(conv, x, kernel)
+    return (y, *pull(cot))
+
+  with fast_conv._forced_form("cpu"):  # pylint: disable=protected-access
+    fast = jax.jit(lambda: pulled(lambda a, b: fast_conv.conv2d(a, b, padding=pads)))()
+  plain = jax.jit(lambda: pulled(lambda a, b: lax.conv_general_dilated(
+      a, b, (1, 1), pads, dimension_numbers=("NHWC", "HWIO", "NHWC"))))()
+  for got, want in zip(fast, plain):
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
