@@ -28,7 +28,7 @@ test_convolution.py check outputs and derivatives against Flax):
    1-channel image layers) is one GEMM of its kh·kw strided views with the kernel; a
    transposed conv with few output channels is the linear transpose of such an im2col
    conv (its adjoint), and so is a stride-1 conv with few output channels (kh·kw·F ≤ 64:
-   the output layers of flow couplings and the UNet, 3–12× faster than XLA's there).
+   the output layers of flow couplings and the UNet; see `_conv_few_outputs`).
 
 Derivatives: each rewritten function is a `jax.custom_jvp` whose tangent rule is linear
 and written as JAX's transpose of the fast adjoint form (`_transpose_of`), so reverse
@@ -408,10 +408,13 @@ def _conv_few_outputs(x: Array, kernel: Array, pads: Padding) -> Array:
   cotangent with the flipped, swapped kernel, whose patches (kh·kw·F) are small enough
   for im2col: one GEMM x·Wᵀ to kh·kw·F columns, then the shifted sums (col2im).
 
-  XLA:CPU runs F ≤ 4 convolutions at ~1.5 GFLOP/s. Measured (2 cores, batch 32 unless
-  stated, fwd + bwd, interleaved, under load): 3×3 32 → 2 at 28×28 12.5 → 2.0 ms, at
-  14×14 1.6 → 0.5 ms; 32 → 4 at 14×14 2.8 → 0.9 ms; 32 → 1 at 28×28, batch 128 24.4 →
-  10.2 ms. Reverse mode transposes back to the im2col conv (input gradient) and a GEMM
+  XLA:CPU runs F ≤ 4 convolutions at ~1.5 GFLOP/s. Measured (2 cores, quiet, fwd + bwd,
+  interleaved, batch 32 unless stated): 3×3 32 → 2 at 28×28 9.4 → 2.0 ms, at 14×14 3.7 →
+  1.0 ms; 32 → 4 at 14×14 3.1 → 1.3 ms; 32 → 1 at 28×28, batch 128 21.9 → 7.8 ms. Whole
+  train steps (benchmarks' models, interleaved A/B): DDPM UNet 2,423 → 2,271 ms, RealNVP
+  90.0 → 87.0 and 101.9 → 100.4 ms, but Glow 20.5 → 21.8 and 26.9 → 28.3 ms (slower: its
+  few-output convs are small, 14×14 at batch 32). Reverse mode transposes back to the
+  im2col conv (input gradient) and a GEMM
   of x with the cotangent's patches (kernel gradient).
   """
   (kh, kw, _, features), hw = kernel.shape, x.shape[1:3]
