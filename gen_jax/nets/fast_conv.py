@@ -414,8 +414,8 @@ def _conv_few_outputs(x: Array, kernel: Array, pads: Padding) -> Array:
   train steps (benchmarks' models, interleaved A/B): DDPM UNet 2,423 → 2,271 ms, RealNVP
   90.0 → 87.0 and 101.9 → 100.4 ms, but Glow 20.5 → 21.8 and 26.9 → 28.3 ms (slower: its
   few-output convs are small, 14×14 at batch 32). Reverse mode transposes back to the
-  im2col conv (input gradient) and a GEMM
-  of x with the cotangent's patches (kernel gradient).
+  im2col conv (input gradient) and a GEMM of x with the cotangent's patches (kernel
+  gradient).
   """
   (kh, kw, _, features), hw = kernel.shape, x.shape[1:3]
   out = [n + lo + hi - k + 1 for n, k, (lo, hi) in zip(hw, (kh, kw), pads)]

@@ -196,8 +196,7 @@ def test_computation_placed_on_a_cpu_device_takes_the_cpu_form():
 
 def test_stride_one_convolutions_are_xla_own_with_their_derivatives():
   """Stride 1 (neither patches nor kh·kw·F within the im2col size) is lax's
-  convolution: value and both
-  gradients equal XLA's bit for bit on the CPU form."""
+  convolution: value and both gradients equal XLA's bit for bit on the CPU form."""
   rng = np.random.default_rng(5)
   x = jnp.asarray(rng.standard_normal((3, 9, 8, 12)), jnp.float32)
   kernel = jnp.asarray(rng.standard_normal((2, 3, 12, 16)), jnp.float32)
