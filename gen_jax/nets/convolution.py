@@ -9,10 +9,8 @@ itself.
   compute, no input/kernel dilation, one feature group, padding 'SAME', 'VALID', an int
   or explicit (low, high) pairs, with or without a `mask`. On the CPU it computes
   transposed convolutions by phases, their weight gradients by the adjoint, the input
-  gradients of strided convolutions by phases, the 1-channel image layers by im2col and
-  stride-1 layers with few output channels (flow couplings' and the UNet's output convs)
-  as the transpose of an im2col conv (measured gains in fast_conv's docstring); elsewhere
-  it is XLA's own convolution.
+  gradients of strided convolutions by phases and the 1-channel image layers by im2col
+  (measured gains in fast_conv's docstring); elsewhere it is XLA's own convolution.
   The choice between the two is made when a jit is lowered, for the platform it runs on
   (`lax.platform_dependent`), not from `jax.default_backend()`.
   A concrete `mask` (a NumPy array: `jnp.asarray` inside a jit makes a tracer, which is

@@ -27,8 +27,7 @@ test_convolution.py check outputs and derivatives against Flax):
 4. **Small patches by im2col.** A conv whose patch kh·kw·C has ≤ 64 values (the
    1-channel image layers) is one GEMM of its kh·kw strided views with the kernel; a
    transposed conv with few output channels is the linear transpose of such an im2col
-   conv (its adjoint), and so is a stride-1 conv with few output channels (kh·kw·F ≤ 64:
-   the output layers of flow couplings and the UNet; see `_conv_few_outputs`).
+   conv (its adjoint).
 
 Derivatives: each rewritten function is a `jax.custom_jvp` whose tangent rule is linear
 and written as JAX's transpose of the fast adjoint form (`_transpose_of`), so reverse
@@ -398,42 +397,14 @@ def _conv_fast_jvp(strides, pads, primals, tangents):
   return y, ty
 
 
-def _few_outputs(kernel: Array) -> bool:
-  return kernel.shape[0] * kernel.shape[1] * kernel.shape[3] <= _MAX_IM2COL_PATCH
-
-
-def _conv_few_outputs(x: Array, kernel: Array, pads: Padding) -> Array:
-  """A stride-1 conv with few output channels (kh·kw·F ≤ 64: coupling and UNet output
-  layers, 32 → 1…4 channels) as the linear transpose of its adjoint, the conv of a
-  cotangent with the flipped, swapped kernel, whose patches (kh·kw·F) are small enough
-  for im2col: one GEMM x·Wᵀ to kh·kw·F columns, then the shifted sums (col2im).
-
-  XLA:CPU runs F ≤ 4 convolutions at ~1.5 GFLOP/s. Measured (2 cores, quiet, fwd + bwd,
-  interleaved, batch 32 unless stated): 3×3 32 → 2 at 28×28 9.4 → 2.0 ms, at 14×14 3.7 →
-  1.0 ms; 32 → 4 at 14×14 3.1 → 1.3 ms; 32 → 1 at 28×28, batch 128 21.9 → 7.8 ms. Whole
-  train steps (benchmarks' models, interleaved A/B): DDPM UNet 2,423 → 2,271 ms, RealNVP
-  90.0 → 87.0 and 101.9 → 100.4 ms, but Glow 20.5 → 21.8 and 26.9 → 28.3 ms (slower: its
-  few-output convs are small, 14×14 at batch 32). Reverse mode transposes back to the
-  im2col conv (input gradient) and a GEMM of x with the cotangent's patches (kernel
-  gradient).
-  """
-  (kh, kw, _, features), hw = kernel.shape, x.shape[1:3]
-  out = [n + lo + hi - k + 1 for n, k, (lo, hi) in zip(hw, (kh, kw), pads)]
-  adjoint_pads = tuple((k - 1 - lo, k - 1 - hi) for k, (lo, hi) in zip((kh, kw), pads))
-  adjoint = lambda y: _conv_im2col(y, _flip_swap(kernel), (1, 1), adjoint_pads)
-  y_like = jax.ShapeDtypeStruct((x.shape[0], *out, features), x.dtype)
-  return jax.linear_transpose(adjoint, y_like)(x)[0]
-
-
 def conv2d(x: Array, kernel: Array, *, strides=(1, 1), padding="SAME",
            precision=None) -> Array:
   """`lax.conv_general_dilated(x, kernel, strides, padding)` (NHWC, HWIO), fast on XLA:CPU.
 
   The forward pass and the kernel gradient are XLA's and, for strides > 1, the input
   gradient is computed by phases (see the module docstring); stride-1 convolutions are
-  XLA's own, derivatives included, except with few output channels (kh·kw·F ≤ 64), the
-  transpose of an im2col conv; patches of ≤ 64 values (kh·kw·C, the image layers) are
-  computed by im2col and one GEMM.
+  XLA's own, derivatives included; patches of ≤ 64 values (kh·kw·C, the image layers)
+  are computed by im2col and one GEMM.
 
   Args:
     x: [N, H, W, C] input.
@@ -453,8 +424,6 @@ def conv2d(x: Array, kernel: Array, *, strides=(1, 1), padding="SAME",
     if _small_patches(kernel):
       # im2col, whose autodiff derivatives are the fast ones there too.
       return _conv_im2col(x, kernel, strides, pads)
-    if strides == (1, 1) and _few_outputs(kernel):
-      return _conv_few_outputs(x, kernel, pads)
     if strides == (1, 1):
       # No phases to gain from; XLA's own derivatives skip the custom rule's kernel flip
       # and tangent sum (PixelCNN's 2×3 32 → 32 layer, batch 128, fwd + bwd, 2 cores,

@@ -195,12 +195,12 @@ def test_computation_placed_on_a_cpu_device_takes_the_cpu_form():
 
 
 def test_stride_one_convolutions_are_xla_own_with_their_derivatives():
-  """Stride 1 (neither patches nor kh·kw·F within the im2col size) is lax's
-  convolution: value and both gradients equal XLA's bit for bit on the CPU form."""
+  """Stride 1 (patches above the im2col size) is lax's convolution: value and both
+  gradients equal XLA's bit for bit on the CPU form."""
   rng = np.random.default_rng(5)
   x = jnp.asarray(rng.standard_normal((3, 9, 8, 12)), jnp.float32)
-  kernel = jnp.asarray(rng.standard_normal((2, 3, 12, 16)), jnp.float32)
-  cot = jnp.asarray(rng.standard_normal((3, 9, 8, 16)), jnp.float32)
+  kernel = jnp.asarray(rng.standard_normal((2, 3, 12, 5)), jnp.float32)
+  cot = jnp.asarray(rng.standard_normal((3, 9, 8, 5)), jnp.float32)
   pads = ((1, 0), (1, 1))
 
   def pulled(conv):
@@ -213,31 +213,3 @@ def test_stride_one_convolutions_are_xla_own_with_their_derivatives():
       a, b, (1, 1), pads, dimension_numbers=("NHWC", "HWIO", "NHWC"))))()
   for got, want in zip(fast, plain):
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
-
-
-@pytest.mark.parametrize("kernel_hw,pads", [((3, 3), ((1, 1), (1, 1))),
-                                            ((2, 3), ((1, 0), (1, 1))),
-                                            ((3, 2), ((0, 2), (2, -1)))])
-def test_few_output_stride_one_convs_are_transposed_im2col_exactly(kernel_hw, pads):
-  """32 → 2 channels, stride 1: no convolution op on the CPU form; value, both
-  gradients and a forward-mode derivative equal lax's convolution's."""
-  rng = np.random.default_rng(8)
-  x = jnp.asarray(rng.standard_normal((2, 7, 6, 32)), jnp.float32)
-  kernel = jnp.asarray(rng.standard_normal((*kernel_hw, 32, 2)), jnp.float32)
-  plain = lambda a, b: lax.conv_general_dilated(a, b, (1, 1), pads,
-                                                dimension_numbers=DIMENSIONS)
-  fast = lambda a, b: fast_conv.conv2d(a, b, padding=pads)
-  cot = jnp.asarray(rng.standard_normal(jax.eval_shape(plain, x, kernel).shape), jnp.float32)
-  tangents = (jnp.asarray(rng.standard_normal(x.shape), jnp.float32),
-              jnp.asarray(rng.standard_normal(kernel.shape), jnp.float32))
-
-  def derivatives(conv):
-    y, pull = jax.vjp(conv, x, kernel)
-    return (y, *pull(cot), jax.jvp(conv, (x, kernel), tangents)[1])
-
-  with fast_conv._forced_form("cpu"):  # pylint: disable=protected-access
-    got = jax.jit(lambda: derivatives(fast))()
-    assert not _convolutions(fast, x, kernel)
-  want = jax.jit(lambda: derivatives(plain))()
-  for g, w, name in zip(got, want, ("output", "input gradient", "kernel gradient", "jvp")):
-    _assert_close(g, w, name)
