@@ -5,13 +5,13 @@
   both kinds give the same numbers for the same seed.
 - `example_keys`: one key per example, indexed by its position in the *global* batch, so
   per-example noise does not depend on how the batch is split over devices.
-- `bits`, `fold_in`, `split`, `normal`, `bernoulli`: threefry draws lowered straight-line
-  (below); `split`, `normal` and `bernoulli` also take [B] per-example keys.
+- `bits`, `fold_in`, `split`, `uniform`, `normal`, `bernoulli`: threefry draws lowered
+  straight-line (below); `split`, `normal` and `bernoulli` also take [B] per-example keys.
 - `reparameterize`: the Gaussian reparameterization trick as an explicit key transform.
 
-Threefry random numbers, lowered so XLA:CPU can vectorize them: `bits`, `fold_in`, `split`
-and `normal` return exactly what `jax.random.bits` (uint32),
-`jax.random.fold_in`, `jax.random.split` and `jax.random.normal` (float32) return — the same
+Threefry random numbers, lowered so XLA:CPU can vectorize them: `bits`, `fold_in`, `split`,
+`uniform` and `normal` return exactly what `jax.random.bits` (uint32), `jax.random.fold_in`,
+`jax.random.split`, `jax.random.uniform` and `jax.random.normal` (float32) return — the same
 Threefry-2x32-20 hash (Salmon et al. 2011) of the same counters — but as straight-line array
 code. JAX lowers the hash for CPU as a 5-iteration `while` loop (to keep compile times short),
 and XLA:CPU then writes the two state arrays to memory after every 4 rounds; straight-line,
@@ -183,16 +183,42 @@ def _per_example(key: jax.Array, shape: tuple[int, ...]) -> bool:
                    f"shape {key.shape} for an array of shape {shape}")
 
 
+def _unit_floats(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+  """float32 in [0, 1) on the grid 2⁻²³: the top 23 bits of each word as the mantissa of a
+  float in [1, 2), minus 1 (jax.random's construction)."""
+  mantissa = bits(key, shape) >> np.uint32(32 - 23)
+  return jax.lax.bitcast_convert_type(mantissa | np.float32(1.0).view(np.uint32),
+                                      jnp.float32) - np.float32(1.0)
+
+
+def uniform(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32, minval=0.0,
+            maxval=1.0) -> jax.Array:
+  """Uniform draws on [minval, maxval), equal to `jax.random.uniform(key, shape, dtype, ...)`.
+
+  float32 with the default key implementation takes the straight-line path (23 random
+  mantissa bits per element); other dtypes or keys call jax.random.
+
+  Args:
+    key: one key, typed or legacy (vmap for several).
+    shape: output shape.
+    dtype: float dtype.
+    minval, maxval: scalar bounds (or arrays broadcastable to `shape`).
+  """
+  shape = tuple(int(d) for d in shape)
+  key = _single_key(key)
+  if jnp.dtype(dtype) != jnp.float32 or not _is_default_threefry(key):
+    return jax.random.uniform(key, shape, dtype, minval, maxval)
+  lo = jax.lax.broadcast_to_rank(jnp.asarray(minval, jnp.float32), len(shape))
+  hi = jax.lax.broadcast_to_rank(jnp.asarray(maxval, jnp.float32), len(shape))
+  return jnp.maximum(lo, _unit_floats(key, shape) * (hi - lo) + lo)
+
+
 def _normal_one(key: jax.Array, shape: tuple[int, ...], dtype) -> jax.Array:
   if jnp.dtype(dtype) != jnp.float32 or not _is_default_threefry(key):
     return jax.random.normal(key, shape, dtype)
   lo = np.nextafter(np.float32(-1.0), np.float32(0.0), dtype=np.float32)
   hi = np.float32(1.0)
-  # Mantissa trick: 23 random mantissa bits under the exponent of 1.0 give a float in [1, 2).
-  mantissa = bits(key, shape) >> np.uint32(32 - 23)
-  floats = jax.lax.bitcast_convert_type(mantissa | np.float32(1.0).view(np.uint32),
-                                        jnp.float32) - np.float32(1.0)
-  u = jnp.maximum(lo, floats * (hi - lo) + lo)
+  u = jnp.maximum(lo, _unit_floats(key, shape) * (hi - lo) + lo)
   return np.float32(np.sqrt(2.0)) * jax.lax.erf_inv(u)
 
 

@@ -31,6 +31,21 @@ def test_bits_and_normal_equal_jax_random(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_uniform_equals_jax_random(seed):
+  key = jax.random.key(seed)
+  uniform = jax.jit(prng.uniform, static_argnums=(1, 2))
+  for shape in SHAPES:
+    np.testing.assert_array_equal(uniform(key, shape), jax.random.uniform(key, shape))
+    np.testing.assert_array_equal(uniform(key, shape, jnp.float32, -2.5, 3.0),
+                                  jax.random.uniform(key, shape, jnp.float32, -2.5, 3.0))
+  legacy = jax.random.PRNGKey(seed)
+  np.testing.assert_array_equal(prng.uniform(legacy, (4, 3)), jax.random.uniform(legacy, (4, 3)))
+  # Other dtypes go through jax.random itself.
+  np.testing.assert_array_equal(prng.uniform(key, (5,), jnp.bfloat16),
+                                jax.random.uniform(key, (5,), jnp.bfloat16))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_fold_in_and_split_equal_jax_random(seed):
   key = jax.random.key(seed)
   for data in (0, 1, 5, 2**31, jnp.int32(-3)):

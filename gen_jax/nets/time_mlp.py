@@ -10,6 +10,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gen_jax.nets.dropout import Dropout
+
 
 def timestep_embedding(t: jax.Array, dim: int, *, max_period: float = 10_000.0) -> jax.Array:
   """Sinusoidal embedding of integer (or real) timesteps (Vaswani et al. 2017, Sec. 3.5, as
@@ -70,5 +72,5 @@ class TimeMLP(nn.Module):
           self.activation(emb))
       h = self.activation(h)
       if self.dropout:
-        h = nn.Dropout(self.dropout, deterministic=not train)(h)
+        h = Dropout(self.dropout, deterministic=not train)(h)
     return nn.Dense(self.out_features, name="out")(h)

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from gen_jax.nets.convolution import Conv
+from gen_jax.nets.dropout import Dropout
 
 Array = jax.Array
 
@@ -79,7 +80,7 @@ class ResBlock(nn.Module):
     h = Conv(self.features, (3, 3), name="conv_0")(h)
     h = h + nn.Dense(self.features, name="temb_proj")(nn.swish(temb))[:, None, None, :]
     h = nn.swish(_group_norm(self.features, self.num_groups, "norm_1")(h))
-    h = nn.Dropout(self.dropout, deterministic=not train)(h)
+    h = Dropout(self.dropout, deterministic=not train)(h)
     # Zero-initialised last conv: each block starts as the identity (DDPM's init_scale=0).
     h = Conv(self.features, (3, 3), kernel_init=nn.initializers.zeros_init(),
              name="conv_1")(h)
