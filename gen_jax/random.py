@@ -5,13 +5,14 @@
   both kinds give the same numbers for the same seed.
 - `example_keys`: one key per example, indexed by its position in the *global* batch, so
   per-example noise does not depend on how the batch is split over devices.
-- `bits`, `fold_in`, `split`, `uniform`, `normal`, `bernoulli`: threefry draws lowered
-  straight-line (below); `split`, `normal` and `bernoulli` also take [B] per-example keys.
+- `bits`, `fold_in`, `split`, `uniform`, `gumbel`, `normal`, `bernoulli`: threefry draws
+  lowered straight-line (below); `split`, `normal` and `bernoulli` also take [B] per-example keys.
 - `reparameterize`: the Gaussian reparameterization trick as an explicit key transform.
 
 Threefry random numbers, lowered so XLA:CPU can vectorize them: `bits`, `fold_in`, `split`,
-`uniform` and `normal` return exactly what `jax.random.bits` (uint32), `jax.random.fold_in`,
-`jax.random.split`, `jax.random.uniform` and `jax.random.normal` (float32) return — the same
+`uniform`, `gumbel` and `normal` return exactly what `jax.random.bits` (uint32),
+`jax.random.fold_in`, `jax.random.split`, `jax.random.uniform`, `jax.random.gumbel` and
+`jax.random.normal` (float32) return — the same
 Threefry-2x32-20 hash (Salmon et al. 2011) of the same counters — but as straight-line array
 code. JAX lowers the hash for CPU as a 5-iteration `while` loop (to keep compile times short),
 and XLA:CPU then writes the two state arrays to memory after every 4 rounds; straight-line,
@@ -211,6 +212,17 @@ def uniform(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32, minval=0.
   lo = jax.lax.broadcast_to_rank(jnp.asarray(minval, jnp.float32), len(shape))
   hi = jax.lax.broadcast_to_rank(jnp.asarray(maxval, jnp.float32), len(shape))
   return jnp.maximum(lo, _unit_floats(key, shape) * (hi - lo) + lo)
+
+
+def gumbel(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+  """Standard Gumbel draws, equal to `jax.random.gumbel(key, shape, dtype)`: −log(−log u),
+  u uniform on [tiny, 1) (`uniform` above; other dtypes or keys call jax.random)."""
+  shape = tuple(int(d) for d in shape)
+  key = _single_key(key)
+  if jnp.dtype(dtype) != jnp.float32 or not _is_default_threefry(key):
+    return jax.random.gumbel(key, shape, dtype)
+  tiny = np.finfo(np.float32).tiny
+  return -jnp.log(-jnp.log(uniform(key, shape, jnp.float32, tiny, 1.0)))
 
 
 def _normal_one(key: jax.Array, shape: tuple[int, ...], dtype) -> jax.Array:

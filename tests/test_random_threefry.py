@@ -31,7 +31,7 @@ def test_bits_and_normal_equal_jax_random(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_uniform_equals_jax_random(seed):
+def test_uniform_and_gumbel_equal_jax_random(seed):
   key = jax.random.key(seed)
   uniform = jax.jit(prng.uniform, static_argnums=(1, 2))
   for shape in SHAPES:
@@ -40,6 +40,9 @@ def test_uniform_equals_jax_random(seed):
                                   jax.random.uniform(key, shape, jnp.float32, -2.5, 3.0))
   legacy = jax.random.PRNGKey(seed)
   np.testing.assert_array_equal(prng.uniform(legacy, (4, 3)), jax.random.uniform(legacy, (4, 3)))
+  gumbel = jax.jit(prng.gumbel, static_argnums=(1, 2))
+  for shape in SHAPES:
+    np.testing.assert_array_equal(gumbel(key, shape), jax.random.gumbel(key, shape))
   # Other dtypes go through jax.random itself.
   np.testing.assert_array_equal(prng.uniform(key, (5,), jnp.bfloat16),
                                 jax.random.uniform(key, (5,), jnp.bfloat16))

@@ -34,6 +34,7 @@ import jax
 import jax.numpy as jnp
 
 from gen_jax import losses
+from gen_jax import random
 from gen_jax import validation
 from gen_jax.autoregressive._pixelcnn import _ImageAR
 from gen_jax.autoregressive._pixelcnn import GatedPixelCNN
@@ -53,12 +54,12 @@ def pixel_noise(key: jax.Array, shape: Sequence[int], *, distribution: str,
   key = validation.check_key("key", key)
   b, d = shape[0], math.prod(shape[1:])
   if distribution == "bernoulli":
-    return jax.random.uniform(key, (b, d), jnp.float32)
+    return random.uniform(key, (b, d), jnp.float32)
   if distribution == "categorical":
-    return jax.random.gumbel(key, (b, d, num_levels), jnp.float32)
+    return random.gumbel(key, (b, d, num_levels), jnp.float32)
   kg, ku = jax.random.split(key)
-  return (jax.random.gumbel(kg, (b, d, num_mixtures), jnp.float32),
-          jax.random.uniform(ku, (b, d), jnp.float32))
+  return (random.gumbel(kg, (b, d, num_mixtures), jnp.float32),
+          random.uniform(ku, (b, d), jnp.float32))
 
 
 def _noise_at(noise, d):

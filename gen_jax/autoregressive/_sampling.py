@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from gen_jax import nets
+from gen_jax import random
 from gen_jax import validation
 from gen_jax.autoregressive._likelihood import DISTRIBUTIONS
 from gen_jax.autoregressive._likelihood import LEVELS
@@ -24,9 +25,9 @@ def sampling_noise(key: jax.Array, shape: Sequence[int], *, distribution: str,
   validation.check_choice("distribution", distribution, DISTRIBUTIONS)
   shape = tuple(shape)
   if distribution == "bernoulli":
-    return jax.random.uniform(key, shape, jnp.float32)
+    return random.uniform(key, shape, jnp.float32)
   validation.check_int("num_levels", num_levels, low=2)
-  return jax.random.gumbel(key, shape + (num_levels,), jnp.float32)
+  return random.gumbel(key, shape + (num_levels,), jnp.float32)
 
 
 def draw(noise: jax.Array, logits: jax.Array, *, distribution: str) -> jax.Array:

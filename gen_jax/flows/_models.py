@@ -82,7 +82,7 @@ class Flow(FlowLayer):
     validation.check_int("n", n, low=1)
     if not isinstance(temperature, jax.core.Tracer):
       validation.check_number("temperature", temperature, low=0.0)
-    z = temperature * jax.random.normal(random.as_key(key), (n, *self.event_shape))
+    z = temperature * random.normal(key, (n, *self.event_shape))
     return self(z, inverse=True)[0]
 
 
@@ -277,7 +277,7 @@ class MultiScaleFlow(nn.Module):
     validation.check_int("n", n, low=1)
     if not isinstance(temperature, jax.core.Tracer):
       validation.check_number("temperature", temperature, low=0.0)
-    z = jax.random.normal(random.as_key(key), (n, int(np.prod(self.image_shape))))
+    z = random.normal(key, (n, int(np.prod(self.image_shape))))
     x, _ = self.inverse_and_log_det(temperature * z)
     return jnp.clip(x, 0.0, 1.0)
 
@@ -292,7 +292,7 @@ def uniform_dequantize(key: jax.Array, x: jax.Array, *, num_levels: int = 256) -
   """8-bit data x = k / (L - 1) -> u = (k + v) / L with v ~ U[0, 1) per element: continuous
   data on [0, 1) (Theis et al. 2016). log P(k) >= log p(u) - D log L in expectation."""
   k = jnp.round(x * (num_levels - 1))
-  v = jax.random.uniform(random.as_key(key), x.shape, x.dtype)
+  v = random.uniform(key, x.shape, x.dtype)
   return _below_one((k + v) / num_levels)
 
 
@@ -332,7 +332,7 @@ class VariationalDequantizer(nn.Module):
     return _below_one((k + v) / self.num_levels), log_q
 
   def __call__(self, key, x):
-    eps = jax.random.normal(random.as_key(key), x.shape, x.dtype)
+    eps = random.normal(key, x.shape, x.dtype)
     return self.dequantize(eps, x)
 
 

@@ -13,6 +13,7 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from gen_jax import random
 from gen_jax import validation
 
 Array = chex.Array
@@ -327,7 +328,7 @@ def gradient_penalty(key: chex.PRNGKey, critic_fn: CriticFn, real: Array, fake: 
   _check_static_number("target", target, low=0.0)
   key = validation.check_key("key", key)
   batch = real.shape[0]
-  eps = jax.random.uniform(key, (batch,) + (1,) * (real.ndim - 1), dtype=real.dtype)
+  eps = random.uniform(key, (batch,) + (1,) * (real.ndim - 1), dtype=real.dtype)
   x_hat = eps * real + (1.0 - eps) * fake
   return _norm_penalty(_per_example_input_grad_norm(critic_fn, x_hat), target, one_sided)
 
@@ -357,7 +358,7 @@ def dragan_penalty(key: chex.PRNGKey, critic_fn: CriticFn, real: Array, *,
   validation.check_min_rank("real", real, 2, "[B, ...]")
   _check_static_number("target", target, low=0.0)
   key = validation.check_key("key", key)
-  u = jax.random.uniform(key, real.shape, dtype=real.dtype)
+  u = random.uniform(key, real.shape, dtype=real.dtype)
   x_hat = real + perturbation_scale * jnp.std(real) * u
   return _norm_penalty(_per_example_input_grad_norm(critic_fn, x_hat), target, one_sided)
 
