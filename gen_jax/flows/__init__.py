@@ -19,6 +19,7 @@ from gen_jax.flows._bijectors import Tanh
 from gen_jax.flows._layers import ActNorm
 from gen_jax.flows._layers import AffineCoupling
 from gen_jax.flows._layers import Chain
+from gen_jax.flows._layers import ConditionalFlowLayer
 from gen_jax.flows._layers import channel_mask
 from gen_jax.flows._layers import checkerboard_mask
 from gen_jax.flows._layers import FlowLayer

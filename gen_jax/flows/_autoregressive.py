@@ -23,12 +23,12 @@ import numpy as np
 
 from gen_jax import nets
 from gen_jax import validation
-from gen_jax.flows._layers import FlowLayer
+from gen_jax.flows._layers import ConditionalFlowLayer
 
 LOG_SCALE_BOUND = 3.0
 
 
-class MaskedAutoregressive(FlowLayer):
+class MaskedAutoregressive(ConditionalFlowLayer):
   """An autoregressive affine layer (MAF, or IAF with `inverse_autoregressive`) on [B, D].
 
   Attributes:
@@ -37,6 +37,9 @@ class MaskedAutoregressive(FlowLayer):
     input_order: the autoregressive order (a permutation of 0..D-1; None: 0..D-1). Stack
       layers with reversed orders (Papamakarios et al. 2017, sec. 3).
     inverse_autoregressive: IAF (one-pass sampling, sequential density) instead of MAF.
+  Call: (x [B, D], *, inverse=False, context=None) with an optional context [B, K] that the
+  MADE sees unmasked (a conditional MAF / IAF, p(x | context), Papamakarios et al. 2017,
+  sec. 3.4): mu and alpha of every dimension depend on the context.
   """
   num_dims: int
   hidden_sizes: Sequence[int] = (64, 64)
@@ -59,19 +62,19 @@ class MaskedAutoregressive(FlowLayer):
   def _shift_log_scale(out):
     return out[..., 0], LOG_SCALE_BOUND * jnp.tanh(out[..., 1] / LOG_SCALE_BOUND)
 
-  def _one_pass(self, v, to_latent):
+  def _one_pass(self, v, to_latent, context):
     """The direction computable in one MADE pass; v conditions its own transform."""
-    mu, alpha = self._shift_log_scale(self.made(v))
+    mu, alpha = self._shift_log_scale(self.made(v, context))
     if to_latent:
       return (v - mu) * jnp.exp(-alpha), -alpha.sum(-1)
     return v * jnp.exp(alpha) + mu, alpha.sum(-1)
 
-  def _sequential(self, u, to_latent):
+  def _sequential(self, u, to_latent, context):
     """The direction that needs D passes: output dimension order[t] is fixed at step t from
     the outputs fixed before it (a `lax.scan`; the MADE is applied as a pure function)."""
     made = self.made.clone(parent=None)  # unbound: applied as a pure function in the scan
     if self.is_initializing():
-      self.made(u)                     # creates the parameters the scan reads
+      self.made(u, context)            # creates the parameters the scan reads
     variables = self.made.variables
     order = jnp.asarray(self._order())
 
@@ -81,16 +84,18 @@ class MaskedAutoregressive(FlowLayer):
       return (v - mu) * jnp.exp(-alpha) if to_latent else v * jnp.exp(alpha) + mu
 
     def step(w, d):
-      new = transform(made.apply(variables, w), u)
+      new = transform(made.apply(variables, w, context), u)
       return jnp.where(jnp.arange(self.num_dims) == d, new, w), None
 
     w, _ = jax.lax.scan(step, jnp.zeros_like(u), order)
-    mu, alpha = self._shift_log_scale(self.made(w))
+    mu, alpha = self._shift_log_scale(self.made(w, context))
     return w, (-alpha.sum(-1) if to_latent else alpha.sum(-1))
 
-  def __call__(self, x, *, inverse=False):
+  def __call__(self, x, *, inverse=False, context=None):
     validation.check_shape("x", x, (None, self.num_dims))
     if not self.inverse_autoregressive:   # MAF: x -> z in one pass
-      return self._sequential(x, to_latent=False) if inverse else self._one_pass(x, True)
+      return (self._sequential(x, False, context) if inverse
+              else self._one_pass(x, True, context))
     # IAF: z -> x in one pass, conditioned on z; x -> z sequentially.
-    return self._one_pass(x, False) if inverse else self._sequential(x, to_latent=True)
+    return (self._one_pass(x, False, context) if inverse
+            else self._sequential(x, True, context))

@@ -40,6 +40,42 @@ class FlowLayer(nn.Module):
     return self(z, inverse=True)
 
 
+class ConditionalFlowLayer(FlowLayer):
+  """A layer whose transform may depend on a per-example context c (a conditional flow,
+  p(x | c)): `__call__(x, *, inverse=False, context=None)`, context [B, K]. With c fixed the
+  map x <-> z is a bijection like any other layer's; c only enters its conditioner."""
+
+  def forward_and_log_det(self, x: jax.Array, context: jax.Array | None = None
+                          ) -> tuple[jax.Array, jax.Array]:
+    return self(x, inverse=False, context=context)
+
+  def inverse_and_log_det(self, z: jax.Array, context: jax.Array | None = None
+                          ) -> tuple[jax.Array, jax.Array]:
+    return self(z, inverse=True, context=context)
+
+
+def apply_layer(layer: Any, x: jax.Array, *, inverse: bool, context: jax.Array | None = None
+                ) -> tuple[jax.Array, jax.Array]:
+  """One layer of a chain, data -> latent (or back with `inverse`): the context goes to
+  conditional layers; every other layer (linen or distrax) is called without it."""
+  if context is not None and isinstance(layer, ConditionalFlowLayer):
+    return layer(x, inverse=inverse, context=context)
+  return layer.inverse_and_log_det(x) if inverse else layer.forward_and_log_det(x)
+
+
+def with_context(h: jax.Array, context: jax.Array | None) -> jax.Array:
+  """A conditioner's input: h [B, ..., C] with the context [B, K] appended to its last axis
+  (broadcast over the spatial axes of image data)."""
+  if context is None:
+    return h
+  validation.check_rank("context", context, 2, "[B, K]")
+  validation.check_leading(("x", "context"), (h, context))
+  c = jnp.broadcast_to(context.reshape(context.shape[:1] + (1,) * (h.ndim - 2) +
+                                       context.shape[1:]),
+                       h.shape[:-1] + context.shape[1:]).astype(h.dtype)
+  return jnp.concatenate([h, c], axis=-1)
+
+
 # ----------------------------------------------------------------------------- LU affine
 
 
@@ -220,7 +256,7 @@ def _coupling_mask(mask: Any, event_shape: tuple[int, ...]) -> np.ndarray:
 # ------------------------------------------------------------------------------ couplings
 
 
-class AffineCoupling(FlowLayer):
+class AffineCoupling(ConditionalFlowLayer):
   """RealNVP's affine coupling (Dinh et al. 2017, eqs. 7-9): with the binary mask m,
     z = m * x + (1 - m) * (x * exp(s(m x)) + t(m x)),
     log |det dz/dx| = sum((1 - m) * s(m x)),
@@ -232,16 +268,17 @@ class AffineCoupling(FlowLayer):
       input, left unchanged (`checkerboard_mask`, `channel_mask`).
     conditioner: features -> module mapping m x [B, ..., C] to [B, ..., features]
       (`features` = 2 C); e.g. `functools.partial(nets.CouplingMLP, hidden=(64, 64))` or
-      `nets.CouplingResNet`.
+      `nets.CouplingResNet`. With a context, the conditioner sees m x and the context
+      (appended to the last axis, `with_context`).
   """
   mask: Any
   conditioner: Callable[[int], nn.Module]
 
   @nn.compact
-  def __call__(self, x, *, inverse=False):
+  def __call__(self, x, *, inverse=False, context=None):
     m = jnp.asarray(_coupling_mask(self.mask, tuple(x.shape[1:])), x.dtype)
     c = x.shape[-1]
-    h = self.conditioner(2 * c)(x * m).reshape(x.shape + (2,))
+    h = self.conditioner(2 * c)(with_context(x * m, context)).reshape(x.shape + (2,))
     scale = self.param("scale", nn.initializers.ones, (c,))
     s = (1.0 - m) * scale * jnp.tanh(h[..., 0])
     t = (1.0 - m) * h[..., 1]
@@ -250,7 +287,7 @@ class AffineCoupling(FlowLayer):
     return (x - t) * jnp.exp(-s), -_sum_event(s)
 
 
-class SplineCoupling(FlowLayer):
+class SplineCoupling(ConditionalFlowLayer):
   """A coupling layer whose transform is the rational-quadratic spline (Durkan et al.
   2019, sec. 3.1, 'RQ-NSF (C)'): each unmasked element gets its own K-bin spline on
   [-bound, bound] (identity outside) with parameters from the conditioner of m x.
@@ -267,11 +304,12 @@ class SplineCoupling(FlowLayer):
   bound: float = 3.0
 
   @nn.compact
-  def __call__(self, x, *, inverse=False):
+  def __call__(self, x, *, inverse=False, context=None):
     k = validation.check_int("num_bins", self.num_bins, low=1)
     m = jnp.asarray(_coupling_mask(self.mask, tuple(x.shape[1:])), x.dtype)
     c = x.shape[-1]
-    h = self.conditioner(c * (3 * k - 1))(x * m).reshape(x.shape + (3 * k - 1,))
+    h = self.conditioner(c * (3 * k - 1))(with_context(x * m, context))
+    h = h.reshape(x.shape + (3 * k - 1,))
     y, log_det = rational_quadratic_spline(x, h[..., :k], h[..., k:2 * k], h[..., 2 * k:],
                                            bound=self.bound, inverse=inverse)
     y = jnp.where(m > 0, x, y)
@@ -310,8 +348,9 @@ class Squeeze(FlowLayer):
     return out, jnp.zeros(x.shape[:1], x.dtype)
 
 
-class Chain(FlowLayer):
-  """Layers applied in order (forward) and in reverse order (inverse); log-dets add.
+class Chain(ConditionalFlowLayer):
+  """Layers applied in order (forward) and in reverse order (inverse); log-dets add; a
+  context goes to the conditional layers among them.
 
   Attributes:
     layers: flow layers (linen modules or distrax bijectors with the same two methods).
@@ -319,11 +358,10 @@ class Chain(FlowLayer):
   layers: Sequence[Any]
 
   @nn.compact
-  def __call__(self, x, *, inverse=False):
+  def __call__(self, x, *, inverse=False, context=None):
     total = jnp.zeros(x.shape[:1], x.dtype)
     order = reversed(self.layers) if inverse else self.layers
     for layer in order:
-      x, log_det = (layer.inverse_and_log_det(x) if inverse
-                    else layer.forward_and_log_det(x))
+      x, log_det = apply_layer(layer, x, inverse=inverse, context=context)
       total = total + log_det
     return x, total

@@ -33,8 +33,9 @@ from gen_jax.flows._bijectors import Logit
 from gen_jax.flows._layers import ActNorm
 from gen_jax.flows._layers import AffineCoupling
 from gen_jax.flows._layers import channel_mask
+from gen_jax.flows._layers import apply_layer
 from gen_jax.flows._layers import checkerboard_mask
-from gen_jax.flows._layers import FlowLayer
+from gen_jax.flows._layers import ConditionalFlowLayer
 from gen_jax.flows._layers import Invertible1x1Conv
 from gen_jax.flows._layers import LUAffine
 from gen_jax.flows._layers import SplineCoupling
@@ -52,74 +53,100 @@ def normal_log_prob(z: jax.Array, mean=0.0, log_scale=0.0) -> jax.Array:
   return lp.reshape(z.shape[0], -1).sum(-1)
 
 
-class Flow(FlowLayer):
-  """A flow over one event shape with a standard normal base.
+class Flow(ConditionalFlowLayer):
+  """A flow over one event shape with a standard normal base; conditional, p(x | c), when
+  `context_features` > 0.
 
   Attributes:
     layers: flow layers applied data -> latent in order.
     event_shape: one example's shape (e.g. (2,)).
+    context_features: K, the width of the per-example context c [B, K] that every call
+      then takes (and passes to the conditional layers: couplings, MAF / IAF); 0 for an
+      unconditional flow, which takes none.
   Methods:
-    log_prob(x [B, *event_shape]) -> [B] nats; sample(key, n, *, temperature=1.0) ->
-    [n, *event_shape]; forward_and_log_det / inverse_and_log_det (the whole chain).
+    log_prob(x [B, *event_shape], context=None) -> [B] nats; sample(key, n, *,
+    context=None, temperature=1.0) -> [n, *event_shape] (context [n, K]);
+    forward_and_log_det / inverse_and_log_det (the whole chain).
   """
   layers: Sequence[Any]
   event_shape: Sequence[int]
+  context_features: int = 0
 
-  def __call__(self, x, *, inverse=False):
+  def _check_context(self, context, batch: int):
+    k = validation.check_int("context_features", self.context_features, low=0)
+    if k == 0:
+      if context is not None:
+        raise validation.ArgumentError(
+            "context", "context given to an unconditional flow (context_features=0), got "
+            f"shape {jnp.shape(context)}")
+      return
+    if not any(isinstance(l, ConditionalFlowLayer) for l in self.layers):
+      raise validation.ArgumentError(
+          "context_features", "a conditional flow needs a conditional layer (coupling or "
+          "masked autoregressive) to see the context")
+    if context is None:
+      raise validation.ArgumentError(
+          "context", f"this flow is conditional: pass context of shape [B, {k}]")
+    validation.check_shape("context", context, (batch, k))
+
+  def __call__(self, x, *, inverse=False, context=None):
+    self._check_context(context, x.shape[0])
     total = jnp.zeros(x.shape[:1], x.dtype)
     for layer in (reversed(self.layers) if inverse else self.layers):
-      x, log_det = (layer.inverse_and_log_det(x) if inverse
-                    else layer.forward_and_log_det(x))
+      x, log_det = apply_layer(layer, x, inverse=inverse, context=context)
       total = total + log_det
     return x, total
 
-  def log_prob(self, x: jax.Array) -> jax.Array:
+  def log_prob(self, x: jax.Array, context: jax.Array | None = None) -> jax.Array:
     validation.check_shape("x", x, (None, *self.event_shape))
-    z, log_det = self(x)
+    z, log_det = self(x, context=context)
     return normal_log_prob(z) + log_det
 
-  def sample(self, key: jax.Array, n: int, *, temperature: float = 1.0) -> jax.Array:
+  def sample(self, key: jax.Array, n: int, *, context: jax.Array | None = None,
+             temperature: float = 1.0) -> jax.Array:
     validation.check_int("n", n, low=1)
     if not isinstance(temperature, jax.core.Tracer):
       validation.check_number("temperature", temperature, low=0.0)
     z = temperature * random.normal(key, (n, *self.event_shape))
-    return self(z, inverse=True)[0]
+    return self(z, inverse=True, context=context)[0]
 
 
 def realnvp_flow(num_dims: int = 2, *, num_layers: int = 8,
-                 hidden: Sequence[int] = (64, 64)) -> Flow:
+                 hidden: Sequence[int] = (64, 64), context_features: int = 0) -> Flow:
   """RealNVP on [B, D] (Dinh et al. 2017): affine couplings with alternating masks, each
-  followed by ActNorm."""
+  followed by ActNorm; conditioned on a context [B, context_features] when that is > 0."""
   mlp = functools.partial(nets.CouplingMLP, hidden=tuple(hidden))
   layers = []
   for i in range(validation.check_int("num_layers", num_layers, low=1)):
     layers += [AffineCoupling(checkerboard_mask((num_dims,), i % 2), mlp), ActNorm()]
-  return Flow(layers=layers, event_shape=(num_dims,))
+  return Flow(layers=layers, event_shape=(num_dims,), context_features=context_features)
 
 
 def spline_flow(num_dims: int = 2, *, num_layers: int = 4, hidden: Sequence[int] = (64, 64),
-                num_bins: int = 8, bound: float = 4.0) -> Flow:
+                num_bins: int = 8, bound: float = 4.0, context_features: int = 0) -> Flow:
   """Rational-quadratic spline couplings (Durkan et al. 2019, RQ-NSF (C)) with alternating
-  masks, each followed by a learned LU affine map (their linear 'mixing' layers)."""
+  masks, each followed by a learned LU affine map (their linear 'mixing' layers);
+  conditioned on a context [B, context_features] when that is > 0."""
   mlp = functools.partial(nets.CouplingMLP, hidden=tuple(hidden))
   layers = []
   for i in range(validation.check_int("num_layers", num_layers, low=1)):
     layers += [SplineCoupling(checkerboard_mask((num_dims,), i % 2), mlp,
                               num_bins=num_bins, bound=bound), LUAffine()]
-  return Flow(layers=layers, event_shape=(num_dims,))
+  return Flow(layers=layers, event_shape=(num_dims,), context_features=context_features)
 
 
 def maf_flow(num_dims: int = 2, *, num_layers: int = 5, hidden: Sequence[int] = (64, 64),
-             inverse_autoregressive: bool = False) -> Flow:
+             inverse_autoregressive: bool = False, context_features: int = 0) -> Flow:
   """MAF (Papamakarios et al. 2017), or IAF: masked autoregressive layers with the order
-  reversed between layers, each followed by ActNorm (their batch norm's role)."""
+  reversed between layers, each followed by ActNorm (their batch norm's role); a
+  conditional MAF / IAF (sec. 3.4) on a context [B, context_features] when that is > 0."""
   layers = []
   for i in range(validation.check_int("num_layers", num_layers, low=1)):
     order = tuple(range(num_dims)) if i % 2 == 0 else tuple(reversed(range(num_dims)))
     layers += [MaskedAutoregressive(num_dims, tuple(hidden), input_order=order,
                                     inverse_autoregressive=inverse_autoregressive),
                ActNorm()]
-  return Flow(layers=layers, event_shape=(num_dims,))
+  return Flow(layers=layers, event_shape=(num_dims,), context_features=context_features)
 
 
 # ------------------------------------------------------------------------- multi-scale
