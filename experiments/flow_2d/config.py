@@ -24,5 +24,6 @@ def get_config() -> ml_collections.ConfigDict:
   c.num_bins = 8             # spline bins (model=spline)
   c.bound = 4.0              # spline half-width; identity outside (model=spline)
   c.grad_clip = 10.0         # global gradient-norm clip (0: none)
+  c.conditional = False      # model p(x | label) (the dataset's mode / moon / square as a one-hot context)
   c.num_plot_samples = 5000  # samples in the scatter plot
   return c

@@ -40,6 +40,7 @@ from gen_jax.flows._models import spline_flow
 from gen_jax.flows._models import uniform_dequantize
 from gen_jax.flows._models import VariationalDequantizer
 from gen_jax.flows._models import as_bijector
+from gen_jax.flows._task import conditional_2d_functions
 from gen_jax.flows._task import Flow2DSpec
 from gen_jax.flows._task import ImageFlowSpec
 from gen_jax.flows._task import make_task

@@ -2,7 +2,10 @@
 the exact log-density).
 
 - `Flow2DSpec`: RealNVP, spline coupling, MAF or IAF on 2-D data (the batch key 'x');
-  `test_nll` is exact (nats per point).
+  `test_nll` is exact (nats per point). With `conditional`, the flow models p(x | label)
+  (the data's 'label', one-hot as the context) and the results add the implied marginal
+  log Σ_y π_y p(x | y) (π the training label frequencies), comparable with an
+  unconditional flow's test NLL.
 - `ImageFlowSpec`: RealNVP or Glow multi-scale flows on 8-bit images (the batch key
   'image', values k/255) with uniform or variational dequantization; `test_bpd` is the
   dequantization bound -E_q[log p(u) - log q(u | x)] / (D log 2) + 8 (nll_kind 'bound').
@@ -48,6 +51,7 @@ class Flow2DSpec:
     num_bins, bound: the splines' bins and half-width ('spline').
     learning_rate: Adam's step size.
     grad_clip: global gradient-norm clip (0: none).
+    conditional: model p(x | label) with the one-hot label as the flow's context.
   """
   model: str = "realnvp"
   num_layers: int = 8
@@ -56,6 +60,7 @@ class Flow2DSpec:
   bound: float = 4.0
   learning_rate: float = 1e-3
   grad_clip: float = 10.0
+  conditional: bool = False
 
   def __post_init__(self):
     validation.check_choice("model", self.model, MODELS_2D)
@@ -67,9 +72,13 @@ class Flow2DSpec:
     validation.check_number("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
     validation.check_number("grad_clip", self.grad_clip, low=0.0)
 
-  def build(self):
-    """The linen `Flow` module."""
-    kw = dict(num_layers=self.num_layers, hidden=tuple(self.hidden))
+  def build(self, num_classes: int = 0):
+    """The linen `Flow` module (conditioned on a one-hot [B, num_classes] context when
+    `conditional`)."""
+    if self.conditional:
+      validation.check_int("num_classes", num_classes, low=2)
+    kw = dict(num_layers=self.num_layers, hidden=tuple(self.hidden),
+              context_features=num_classes if self.conditional else 0)
     if self.model == "realnvp":
       return realnvp_flow(2, **kw)
     if self.model == "spline":
@@ -138,32 +147,94 @@ def make_task(spec: Flow2DSpec | ImageFlowSpec, *, train_data, test_data,
                                  f"{type(spec).__name__}")
 
 
+def _labels_of(dataset, split: str, num_classes: int) -> np.ndarray:
+  if "label" not in dataset:
+    raise validation.ArgumentError(
+        f"{split}_data", f"conditional=True needs labels: {split}_data has no 'label'")
+  labels = np.asarray(dataset["label"])
+  if labels.min() < 0 or labels.max() >= num_classes:
+    raise validation.ArgumentError(
+        f"{split}_data", f"labels must be in [0, {num_classes}), got [{labels.min()}, "
+        f"{labels.max()}]")
+  return labels
+
+
+def conditional_2d_functions(flow, num_classes: int, label_frequencies):
+  """(log_prob(params, x, labels), marginal_log_prob(params, x), sample(params, key,
+  labels)) of a conditional 2-D flow with one-hot label contexts; the marginal is
+  log Σ_y π_y p(x | y) over all `num_classes` labels."""
+  log_pi = jnp.log(jnp.asarray(label_frequencies, jnp.float32))
+  onehot = lambda y: jax.nn.one_hot(y, num_classes, dtype=jnp.float32)
+
+  def log_prob(params, x, labels):
+    return flow.apply(params, x, onehot(labels), method="log_prob")
+
+  def marginal_log_prob(params, x):
+    per_class = jax.vmap(lambda y: log_prob(params, x, jnp.full(x.shape[:1], y)))(
+        jnp.arange(num_classes))                                      # [K, N]
+    return jax.nn.logsumexp(per_class + log_pi[:, None], axis=0)
+
+  def sample(params, key, labels):
+    return flow.apply(params, key, labels.shape[0], context=onehot(labels), method="sample")
+
+  return log_prob, marginal_log_prob, sample
+
+
 def _task_2d(spec, train_data, test_data, init_examples):
-  flow = spec.build()
+  num_classes = 0
+  if spec.conditional:
+    if "label" not in train_data:
+      raise validation.ArgumentError(
+          "train_data", "conditional=True needs labels: train_data has no 'label'")
+    num_classes = validation.check_int("num_classes", train_data.num_classes, low=2)
+    train_labels = _labels_of(train_data, "train", num_classes)
+    test_labels = _labels_of(test_data, "test", num_classes)
+    frequencies = np.bincount(train_labels, minlength=num_classes) / len(train_labels)
+  flow = spec.build(num_classes)
+  context = lambda labels: jax.nn.one_hot(labels, num_classes, dtype=jnp.float32)
   init_x = jnp.asarray(train_data["x"][:init_examples], jnp.float32)
+  init_c = context(train_labels[:init_examples]) if spec.conditional else None
   test_x = np.asarray(test_data["x"], np.float32)
 
   def init(key):
-    params = flow.init(key, init_x, method="log_prob")
+    params = flow.init(key, init_x, init_c, method="log_prob")
     return TrainState.create({"model": params},
                              {"model": _optimizer(spec.learning_rate, spec.grad_clip)})
 
   def loss_fn(params, state, batch, key):
     del key
-    nll = -flow.apply(params, batch["x"], method="log_prob")
+    c = context(batch["label"]) if spec.conditional else None
+    nll = -flow.apply(params, batch["x"], c, method="log_prob")
     return nll.mean(), ({"nll": nll.mean()}, state.extra)
 
-  log_prob = jax.jit(lambda p, x: flow.apply(p, x, method="log_prob"))  # compiled once
+  def batched(fn, *arrays):
+    return np.concatenate([np.asarray(fn(*(a[i:i + 5000] for a in arrays)))
+                           for i in range(0, len(arrays[0]), 5000)])
 
-  def evaluate(state, key, *, final=False):
-    del key, final
-    params = state.eval_params("model")
-    ll = np.concatenate([np.asarray(log_prob(params, test_x[i:i + 5000]))
-                         for i in range(0, len(test_x), 5000)])
-    return {"test_nll": float(-ll.mean()), "nll_kind": "exact"}
+  if not spec.conditional:
+    log_prob = jax.jit(lambda p, x: flow.apply(p, x, method="log_prob"))  # compiled once
+
+    def evaluate(state, key, *, final=False):
+      del key, final
+      params = state.eval_params("model")
+      ll = batched(lambda x: log_prob(params, x), test_x)
+      return {"test_nll": float(-ll.mean()), "nll_kind": "exact"}
+  else:
+    cond_log_prob, marginal_log_prob, _ = conditional_2d_functions(flow, num_classes,
+                                                                   frequencies)
+    cond_log_prob, marginal_log_prob = jax.jit(cond_log_prob), jax.jit(marginal_log_prob)
+
+    def evaluate(state, key, *, final=False):
+      del key, final
+      params = state.eval_params("model")
+      ll = batched(lambda x, y: cond_log_prob(params, x, y), test_x, test_labels)
+      marginal = batched(lambda x: marginal_log_prob(params, x), test_x)
+      return {"test_nll": float(-ll.mean()), "nll_kind": "exact", "conditional": True,
+              "test_nll_marginal": float(-marginal.mean())}
 
   return Task(init=init, step=make_train_step(loss_fn), evaluate=evaluate,
-              plot_keys=("loss",), data_keys=("x",))
+              plot_keys=("loss",),
+              data_keys=("x", "label") if spec.conditional else ("x",))
 
 
 def _task_images(spec, train_data, test_data, init_examples):

@@ -139,3 +139,29 @@ def test_bad_contexts_are_argument_errors():
   no_conditioner = flows.Flow(layers=[flows.ActNorm()], event_shape=(2,), context_features=K)
   with pytest.raises(validation.ArgumentError, match="needs a conditional layer"):
     no_conditioner.init(jax.random.key(0), x, jnp.zeros((4, K)), method="log_prob")
+
+
+def test_task_marginal_is_the_label_mixture_and_integrates_to_one():
+  flow = flows.realnvp_flow(2, num_layers=2, hidden=(16,), context_features=3)
+  x = 1.2 * jax.random.normal(jax.random.key(0), (5, 2))
+  params = _params(flow, x, jax.nn.one_hot(jnp.arange(5) % 3, 3))
+  pi = np.array([0.5, 0.3, 0.2])
+  log_prob, marginal, sample = flows.conditional_2d_functions(flow, 3, pi)
+  per_class = np.stack([np.asarray(jax.jit(log_prob)(params, x, jnp.full((5,), y)))
+                        for y in range(3)])
+  expected = np.log(np.sum(pi[:, None] * np.exp(per_class.astype(np.float64)), 0))
+  np.testing.assert_allclose(jax.jit(marginal)(params, x), expected, rtol=1e-5, atol=1e-5)
+  h, n, w = 24.0 / 360, 360, 12.0
+  t = -w + h * (np.arange(n) + 0.5)
+  grid = np.stack(np.meshgrid(t, t), -1).reshape(-1, 2).astype(np.float32)
+  mass = np.exp(np.asarray(jax.jit(marginal)(params, grid), np.float64)).sum() * h * h
+  np.testing.assert_allclose(mass, 1.0, atol=0.01)
+  assert sample(params, jax.random.key(0), jnp.array([0, 1, 2])).shape == (3, 2)
+
+
+def test_conditional_task_needs_labels():
+  from gen_jax import data
+  unlabeled = data.ArrayDataset(arrays={"x": np.zeros((8, 2), np.float32)})
+  with pytest.raises(validation.ArgumentError, match="needs labels"):
+    flows.make_task(flows.Flow2DSpec(conditional=True), train_data=unlabeled,
+                    test_data=unlabeled)
