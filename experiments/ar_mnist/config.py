@@ -26,6 +26,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.num_layers = 5           # conv models: masked 3x3 / gated / Row LSTM layers
   c.first_kernel = 7         # conv models: odd size of the first (type A) kernel
   c.kernel = 3               # conv models: odd size of the later kernels
+  c.rnn_layer = "row"        # pixelrnn: row (Row LSTM) | diagonal (Diagonal BiLSTM)
   c.num_mixtures = 5         # logistic_mixture: components per dimension
   c.conditional = False      # pixelcnn / gated_pixelcnn: condition on the digit label
   c.hidden_size = 500        # nade / made: hidden units (made: one hidden layer of this width)

@@ -1,8 +1,10 @@
 """Tractable models of MNIST with exact likelihoods: NADE, MADE, PixelCNN, gated PixelCNN,
-PixelRNN (Row LSTM) and a sum-product network.
+PixelRNN (Row LSTM or Diagonal BiLSTM) and a sum-product network.
 
   python -m experiments.ar_mnist --workdir=/tmp/pixelcnn
   python -m experiments.ar_mnist --workdir=/tmp/gated --config.model=gated_pixelcnn
+  python -m experiments.ar_mnist --workdir=/tmp/diag --config.model=pixelrnn \\
+      --config.rnn_layer=diagonal
   python -m experiments.ar_mnist --workdir=/tmp/nade --config.model=nade
   python -m experiments.ar_mnist --workdir=/tmp/spn --config.model=spn
   python -m experiments.ar_mnist --workdir=/tmp/pcnn256 --config.distribution=categorical

@@ -21,6 +21,10 @@ float rounding of the two ways of computing the same logits; tested equal).
     row r - 1 of the vertical stack and its own row left of the pixel, per pixel.
   - PixelRNN (Row LSTM): conv_in per pixel as in PixelCNN; each LSTM cell at (r, c) from
     its row's input left of c, and the previous row's hidden and cell states (complete).
+  - PixelRNN (Diagonal BiLSTM): the left-to-right cell at (r, c) per pixel, from the cached
+    states above and to the left; the right-to-left half, which reads the pixel's right
+    neighbour, enters (r, c) only through row r - 1, so it is run over a whole row once
+    that row is complete (one row-long scan per layer per image row).
   Completions: `given` [B, H, W, C] and `num_given` keep the first num_given dimensions
   (raster order) and sample the rest.
 """
@@ -141,7 +145,7 @@ def conv_sample(key: jax.Array, model: _ImageAR, params, shape: Sequence[int], *
   if isinstance(model, GatedPixelCNN):
     fn = _gated_fast
   elif isinstance(model, PixelRNN):
-    fn = _pixelrnn_fast
+    fn = _pixelrnn_diagonal_fast if model.layer == "diagonal" else _pixelrnn_fast
   else:
     fn = _pixelcnn_fast
   return fn(noise, model, params["params"]["net"], shape, labels, x0, num_given)
@@ -399,4 +403,85 @@ def _pixelrnn_fast(noise, model: PixelRNN, p, shape, labels, x0, num_given):
   xcache = jnp.zeros((b, h + q0, w + 2 * q0, channels), jnp.float32)
   state = jnp.zeros((n_layers, b, w + 2 * q, f), jnp.float32)
   x, *_ = jax.lax.fori_loop(0, h, row_body, (jnp.zeros_like(x0), xcache, state, state))
+  return x.reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------
+# PixelRNN (Diagonal BiLSTM)
+
+
+def _lstm_cell(gates, c_old):
+  o, fg, i, g = jnp.split(gates, 4, axis=-1)
+  cell = jax.nn.sigmoid(fg) * c_old + jax.nn.sigmoid(i) * jnp.tanh(g)
+  return jax.nn.sigmoid(o) * jnp.tanh(cell), cell
+
+
+def _pixelrnn_diagonal_fast(noise, model: PixelRNN, p, shape, labels, x0, num_given):
+  del labels
+  b, h, w, channels = shape
+  f, n_layers, k0 = model.features, model.num_layers, model.first_kernel
+  q0 = k0 // 2
+  w_in = _conv_params(p, "conv_in", (k0, k0), channels, f, "A", 1)
+  halves = []
+  for l in range(n_layers):
+    lp = p[f"diagonal_bilstm_{l}"]
+    halves.append(tuple((lp[d]["input_to_state"]["kernel"], lp[d]["input_to_state"]["bias"],
+                         lp[d]["state_to_state"]) for d in ("left_to_right", "right_to_left")))
+  hid = (p["hidden"]["kernel"][0, 0], p["hidden"]["bias"])
+  out_w = (p["out"]["kernel"][0, 0], p["out"]["bias"])
+  zeros_row = jnp.zeros((n_layers, b, w + 1, f), jnp.float32)  # column w: the zero border
+
+  def right_to_left(inputs, params, h_above):
+    """The right-to-left states of one complete row: inputs [B, W, f], h_above [B, W, f]."""
+    kin, bias, kss = params
+
+    def step(carry, xs):
+      h_right, c_right = carry
+      x, above = xs
+      hh, cell = _lstm_cell(x @ kin + bias + above @ kss[0] + h_right @ kss[1], c_right)
+      return (hh, cell), hh
+
+    zero = jnp.zeros((b, f), jnp.float32)
+    _, hs = jax.lax.scan(step, (zero, zero), (jnp.moveaxis(inputs, 1, 0)[::-1],
+                                              jnp.moveaxis(h_above, 1, 0)[::-1]))
+    return jnp.moveaxis(hs[::-1], 0, 1)
+
+  def row_body(r, carry):
+    x, xcache, h_left_prev, h_right_prev = carry    # [L, B, W + 1, f] / [L, B, W, f]: row r - 1
+
+    def col_body(c, inner):
+      x, xcache, rows_in, h_cur, c_cur = inner
+      t = r * w + c
+      patch = jax.lax.dynamic_slice(xcache, (0, r, c, 0), (b, q0 + 1, k0, channels))
+      a = jnp.einsum("bhwi,hwio->bo", patch, w_in[0][:q0 + 1]) + w_in[1]
+      for l in range(n_layers):
+        kin, bias, kss = halves[l][0]
+        rows_in = rows_in.at[l, :, c].set(a)
+        above = jax.lax.dynamic_index_in_dim(h_left_prev[l], c + 1, axis=1, keepdims=False)
+        left = jax.lax.dynamic_index_in_dim(h_cur[l], c, axis=1, keepdims=False)
+        c_left = jax.lax.dynamic_index_in_dim(c_cur[l], c, axis=1, keepdims=False)
+        hh, cell = _lstm_cell(a @ kin + bias + above @ kss[0] + left @ kss[1], c_left)
+        h_cur = h_cur.at[l, :, c + 1].set(hh)
+        c_cur = c_cur.at[l, :, c + 1].set(cell)
+        below_right = jax.lax.dynamic_index_in_dim(h_right_prev[l], c, axis=1, keepdims=False)
+        a = a + (hh + below_right)
+      hidden = jax.nn.relu(jax.nn.relu(a) @ hid[0] + hid[1])
+      out = (hidden @ out_w[0] + out_w[1])
+      out = out[:, 0] if model.distribution == "bernoulli" else out
+      v = _select_draw(model, noise, t, out, x0, num_given)
+      x = x.at[:, t].set(v)
+      xcache = jax.lax.dynamic_update_slice(
+          xcache, model.preprocess(v)[:, None, None, None], (0, r + q0, c + q0, 0))
+      return x, xcache, rows_in, h_cur, c_cur
+
+    rows_in = jnp.zeros((n_layers, b, w, f), jnp.float32)
+    x, xcache, rows_in, h_cur, _ = jax.lax.fori_loop(
+        0, w, col_body, (x, xcache, rows_in, zeros_row, zeros_row))
+    h_right = jnp.stack([right_to_left(rows_in[l], halves[l][1], h_right_prev[l])
+                         for l in range(n_layers)])
+    return x, xcache, h_cur, h_right
+
+  xcache = jnp.zeros((b, h + q0, w + 2 * q0, channels), jnp.float32)
+  state = (zeros_row, jnp.zeros((n_layers, b, w, f), jnp.float32))
+  x, *_ = jax.lax.fori_loop(0, h, row_body, (jnp.zeros_like(x0), xcache) + state)
   return x.reshape(shape)

@@ -132,17 +132,20 @@ class GatedPixelCNN(_ImageAR):
 
 
 class PixelRNN(_ImageAR):
-  """`nets.pixelrnn.PixelRNN` (Row LSTM layers) under the family's data convention."""
+  """`nets.pixelrnn.PixelRNN` under the family's data convention: Row LSTM layers
+  (`layer='row'`) or Diagonal BiLSTM layers (`layer='diagonal'`)."""
   features: int = 32
   num_layers: int = 2
+  layer: str = "row"
 
   def network(self, outputs):
     if self.num_classes:
       raise validation.ArgumentError("num_classes", "PixelRNN is unconditional: "
                                      f"num_classes must be 0, got {self.num_classes}")
+    validation.check_choice("layer", self.layer, pixelrnn_nets.LAYERS)
     return pixelrnn_nets.PixelRNN(features=self.features, num_layers=self.num_layers,
                                   outputs=outputs, first_kernel=self.first_kernel,
-                                  kernel=self.kernel, name="net")
+                                  kernel=self.kernel, layer=self.layer, name="net")
 
 
 MODULES = {"pixelcnn": PixelCNN, "gated_pixelcnn": GatedPixelCNN, "pixelrnn": PixelRNN}
@@ -160,6 +163,7 @@ class ConvARSpec:
       test set binarized once with a fixed key) or 'none' (the data are binary already).
     features, num_layers, first_kernel, kernel: the network (see gen_jax.nets.pixelcnn).
     num_mixtures: K of the logistic mixture.
+    rnn_layer: 'row' (Row LSTM) or 'diagonal' (Diagonal BiLSTM) layers for 'pixelrnn'.
     conditional: condition on the 'label' key (gated_pixelcnn and pixelcnn).
     num_classes: classes of the labels when conditional.
     learning_rate: Adam's step size.
@@ -173,6 +177,7 @@ class ConvARSpec:
   first_kernel: int = 7
   kernel: int = 3
   num_mixtures: int = 5
+  rnn_layer: str = "row"
   conditional: bool = False
   num_classes: int = 10
   learning_rate: float = 1e-3
@@ -182,6 +187,7 @@ class ConvARSpec:
     validation.check_choice("model", self.model, ARCHITECTURES)
     validation.check_choice("distribution", self.distribution, DISTRIBUTIONS)
     validation.check_choice("binarize", self.binarize, ("dynamic", "none"))
+    validation.check_choice("rnn_layer", self.rnn_layer, pixelrnn_nets.LAYERS)
     for name in ("features", "num_layers", "num_mixtures", "num_classes",
                  "num_sample_images"):
       validation.check_int(name, getattr(self, name), low=1)
@@ -196,10 +202,11 @@ class ConvARSpec:
                                      "model='pixelrnn' (unconditional)")
 
   def module(self) -> _ImageAR:
+    extra = {"layer": self.rnn_layer} if self.model == "pixelrnn" else {}
     return MODULES[self.model](
         distribution=self.distribution, features=self.features, num_layers=self.num_layers,
         first_kernel=self.first_kernel, kernel=self.kernel, num_mixtures=self.num_mixtures,
-        num_classes=self.num_classes if self.conditional else 0)
+        num_classes=self.num_classes if self.conditional else 0, **extra)
 
 
 def to_model_data(images: jax.Array, key: jax.Array | None, *, distribution: str,

@@ -24,6 +24,7 @@ VARIANTS = {
     "pixelcnn": dict(model="pixelcnn"),
     "gated_pixelcnn_conditional": dict(model="gated_pixelcnn", conditional=True),
     "pixelrnn": dict(model="pixelrnn"),
+    "pixelrnn_diagonal": dict(model="pixelrnn", rnn_layer="diagonal"),
     "pixelcnn_logistic_mixture": dict(model="pixelcnn", distribution="logistic_mixture",
                                       num_mixtures=2),
     "nade": dict(model="nade"),
@@ -32,7 +33,8 @@ VARIANTS = {
 }
 
 
-SLOW = ("gated_pixelcnn_conditional", "pixelrnn", "pixelcnn_logistic_mixture", "made")
+SLOW = ("gated_pixelcnn_conditional", "pixelrnn", "pixelrnn_diagonal", "pixelcnn_logistic_mixture",
+        "made")
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
@@ -55,6 +57,8 @@ def test_model_trains_and_reports(tmp_path, name):
 def test_bad_config_names_the_key(tmp_path):
   with pytest.raises(validation.ArgumentError, match="--config.kernel"):
     ar_main.train_and_evaluate(_tiny(kernel=4), str(tmp_path))
+  with pytest.raises(validation.ArgumentError, match="--config.rnn_layer"):
+    ar_main.train_and_evaluate(_tiny(model="pixelrnn", rnn_layer="column"), str(tmp_path))
   with pytest.raises(validation.ArgumentError, match="--config.distribution"):
     ar_main.train_and_evaluate(_tiny(model="nade", distribution="categorical"), str(tmp_path))
   with pytest.raises(validation.ArgumentError, match="--config.model"):
