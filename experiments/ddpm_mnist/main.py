@@ -29,7 +29,6 @@ Periodic evaluations report test_bpd_estimate, the single-t unbiased estimate of
 
 from __future__ import annotations
 
-import math
 import os
 import time
 

@@ -23,7 +23,6 @@ sample_gibbs_steps block Gibbs steps from uniform noise.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 

@@ -347,6 +347,35 @@ def _gated_fast(noise, model: GatedPixelCNN, p, shape, labels, x0, num_given):
 # PixelRNN (Row LSTM)
 
 
+def _rnn_head(p):
+  """(hidden, out) weights of the PixelRNN's two 1x1 layers, as [F, G] matrices."""
+  return ((p["hidden"]["kernel"][0, 0], p["hidden"]["bias"]),
+          (p["out"]["kernel"][0, 0], p["out"]["bias"]))
+
+
+def _rnn_conv_in(xcache, w_in, r, c):
+  """conv_in (type A, k0 x k0) at pixel (r, c) from the padded pixel cache: [B, F]."""
+  kernel, bias = w_in
+  k0, channels = kernel.shape[0], kernel.shape[2]
+  q0 = k0 // 2
+  patch = jax.lax.dynamic_slice(xcache, (0, r, c, 0), (xcache.shape[0], q0 + 1, k0, channels))
+  return jnp.einsum("bhwi,hwio->bo", patch, kernel[:q0 + 1]) + bias
+
+
+def _rnn_emit(model, a, head, draw_args, x, xcache, r, c):
+  """The head (ReLU, 1x1, ReLU, 1x1) on the pixel's features a [B, F], its draw, and the
+  sample and pixel caches updated with it."""
+  (hid, hid_b), (out_w, out_b) = head
+  noise, t, x0, num_given = draw_args
+  out = jax.nn.relu(jax.nn.relu(a) @ hid + hid_b) @ out_w + out_b
+  out = out[:, 0] if model.distribution == "bernoulli" else out
+  v = _select_draw(model, noise, t, out, x0, num_given)
+  q0 = model.first_kernel // 2
+  xcache = jax.lax.dynamic_update_slice(
+      xcache, model.preprocess(v)[:, None, None, None], (0, r + q0, c + q0, 0))
+  return x.at[:, t].set(v), xcache
+
+
 def _pixelrnn_fast(noise, model: PixelRNN, p, shape, labels, x0, num_given):
   del labels
   b, h, w, channels = shape
@@ -358,8 +387,7 @@ def _pixelrnn_fast(noise, model: PixelRNN, p, shape, labels, x0, num_given):
     lp = p[f"row_lstm_{l}"]
     kern, bias = _conv_params(lp, "input_to_state", (1, k), f, 4 * f, "B", 1)
     lstm.append((kern[0, :q + 1], bias, lp["state_to_state"]))
-  hid = (p["hidden"]["kernel"][0, 0], p["hidden"]["bias"])
-  out_w = (p["out"]["kernel"][0, 0], p["out"]["bias"])
+  head = _rnn_head(p)
 
   def row_body(r, carry):
     x, xcache, hprev, cprev = carry            # hprev/cprev: [L, B, W + 2q, f] row r - 1
@@ -371,8 +399,7 @@ def _pixelrnn_fast(noise, model: PixelRNN, p, shape, labels, x0, num_given):
       x, xcache, rows_in, hcur, ccur = inner
       rows_in = list(rows_in)
       t = r * w + c
-      patch = jax.lax.dynamic_slice(xcache, (0, r, c, 0), (b, q0 + 1, k0, channels))
-      a = jnp.einsum("bhwi,hwio->bo", patch, w_in[0][:q0 + 1]) + w_in[1]
+      a = _rnn_conv_in(xcache, w_in, r, c)
       for l in range(n_layers):
         kin, bias, kss = lstm[l]
         rows_in[l] = jax.lax.dynamic_update_slice(rows_in[l], a[:, None], (0, c + q, 0))
@@ -387,13 +414,7 @@ def _pixelrnn_fast(noise, model: PixelRNN, p, shape, labels, x0, num_given):
         hcur = hcur.at[l, :, c + q].set(hh)
         ccur = ccur.at[l, :, c + q].set(cell)
         a = a + hh
-      hidden = jax.nn.relu(jax.nn.relu(a) @ hid[0] + hid[1])
-      out = (hidden @ out_w[0] + out_w[1])
-      out = out[:, 0] if model.distribution == "bernoulli" else out
-      v = _select_draw(model, noise, t, out, x0, num_given)
-      x = x.at[:, t].set(v)
-      xcache = jax.lax.dynamic_update_slice(
-          xcache, model.preprocess(v)[:, None, None, None], (0, r + q0, c + q0, 0))
+      x, xcache = _rnn_emit(model, a, head, (noise, t, x0, num_given), x, xcache, r, c)
       return x, xcache, tuple(rows_in), hcur, ccur
 
     x, xcache, _, hcur, ccur = jax.lax.fori_loop(
@@ -427,8 +448,7 @@ def _pixelrnn_diagonal_fast(noise, model: PixelRNN, p, shape, labels, x0, num_gi
     lp = p[f"diagonal_bilstm_{l}"]
     halves.append(tuple((lp[d]["input_to_state"]["kernel"], lp[d]["input_to_state"]["bias"],
                          lp[d]["state_to_state"]) for d in ("left_to_right", "right_to_left")))
-  hid = (p["hidden"]["kernel"][0, 0], p["hidden"]["bias"])
-  out_w = (p["out"]["kernel"][0, 0], p["out"]["bias"])
+  head = _rnn_head(p)
   zeros_row = jnp.zeros((n_layers, b, w + 1, f), jnp.float32)  # column w: the zero border
 
   def right_to_left(inputs, params, h_above):
@@ -452,8 +472,7 @@ def _pixelrnn_diagonal_fast(noise, model: PixelRNN, p, shape, labels, x0, num_gi
     def col_body(c, inner):
       x, xcache, rows_in, h_cur, c_cur = inner
       t = r * w + c
-      patch = jax.lax.dynamic_slice(xcache, (0, r, c, 0), (b, q0 + 1, k0, channels))
-      a = jnp.einsum("bhwi,hwio->bo", patch, w_in[0][:q0 + 1]) + w_in[1]
+      a = _rnn_conv_in(xcache, w_in, r, c)
       for l in range(n_layers):
         kin, bias, kss = halves[l][0]
         rows_in = rows_in.at[l, :, c].set(a)
@@ -465,13 +484,7 @@ def _pixelrnn_diagonal_fast(noise, model: PixelRNN, p, shape, labels, x0, num_gi
         c_cur = c_cur.at[l, :, c + 1].set(cell)
         below_right = jax.lax.dynamic_index_in_dim(h_right_prev[l], c, axis=1, keepdims=False)
         a = a + (hh + below_right)
-      hidden = jax.nn.relu(jax.nn.relu(a) @ hid[0] + hid[1])
-      out = (hidden @ out_w[0] + out_w[1])
-      out = out[:, 0] if model.distribution == "bernoulli" else out
-      v = _select_draw(model, noise, t, out, x0, num_given)
-      x = x.at[:, t].set(v)
-      xcache = jax.lax.dynamic_update_slice(
-          xcache, model.preprocess(v)[:, None, None, None], (0, r + q0, c + q0, 0))
+      x, xcache = _rnn_emit(model, a, head, (noise, t, x0, num_given), x, xcache, r, c)
       return x, xcache, rows_in, h_cur, c_cur
 
     rows_in = jnp.zeros((n_layers, b, w, f), jnp.float32)

@@ -1,7 +1,6 @@
 """The data contract: ArrayDataset of any keys and shapes, element_spec, gather, validation."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

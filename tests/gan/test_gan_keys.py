@@ -3,7 +3,6 @@
 the same threefry bits, so one jitted function must give bitwise-equal outputs for both.
 Tiny players keep every case to a compile or two."""
 
-import functools
 
 import jax
 import jax.numpy as jnp

@@ -1,7 +1,6 @@
 """gen_jax.nets MADE masks and module: the autoregressive property read off dense Jacobians
 (jax.jacfwd), for several orders, hidden sizes, random degrees and a context input."""
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -6,7 +6,6 @@ trained through `training.train`, its test NLL must reach the closed form's."""
 import dataclasses
 import math
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
