@@ -41,6 +41,7 @@ from gen_jax.flows._layers import LUAffine
 from gen_jax.flows._layers import SplineCoupling
 from gen_jax.flows._layers import squeeze
 from gen_jax.flows._layers import unsqueeze
+from gen_jax.flows._layers import with_context
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -51,6 +52,22 @@ def normal_log_prob(z: jax.Array, mean=0.0, log_scale=0.0) -> jax.Array:
   lp = -0.5 * (e * e + LOG_2PI) - log_scale
   lp = jnp.broadcast_to(lp, z.shape)
   return lp.reshape(z.shape[0], -1).sum(-1)
+
+
+def check_context(context, context_features: int, batch: int) -> None:
+  """A conditional flow (context_features = K > 0) takes context [B, K]; an unconditional
+  one (K = 0) none: an `ArgumentError` naming `context` otherwise."""
+  k = validation.check_int("context_features", context_features, low=0)
+  if k == 0:
+    if context is not None:
+      raise validation.ArgumentError(
+          "context", "context given to an unconditional flow (context_features=0), got "
+          f"shape {jnp.shape(context)}")
+    return
+  if context is None:
+    raise validation.ArgumentError(
+        "context", f"this flow is conditional: pass context of shape [B, {k}]")
+  validation.check_shape("context", context, (batch, k))
 
 
 class Flow(ConditionalFlowLayer):
@@ -72,25 +89,13 @@ class Flow(ConditionalFlowLayer):
   event_shape: Sequence[int]
   context_features: int = 0
 
-  def _check_context(self, context, batch: int):
-    k = validation.check_int("context_features", self.context_features, low=0)
-    if k == 0:
-      if context is not None:
-        raise validation.ArgumentError(
-            "context", "context given to an unconditional flow (context_features=0), got "
-            f"shape {jnp.shape(context)}")
-      return
-    if not any(isinstance(l, ConditionalFlowLayer) for l in self.layers):
+  def __call__(self, x, *, inverse=False, context=None):
+    if self.context_features and not any(isinstance(l, ConditionalFlowLayer)
+                                         for l in self.layers):
       raise validation.ArgumentError(
           "context_features", "a conditional flow needs a conditional layer (coupling or "
           "masked autoregressive) to see the context")
-    if context is None:
-      raise validation.ArgumentError(
-          "context", f"this flow is conditional: pass context of shape [B, {k}]")
-    validation.check_shape("context", context, (batch, k))
-
-  def __call__(self, x, *, inverse=False, context=None):
-    self._check_context(context, x.shape[0])
+    check_context(context, self.context_features, x.shape[0])
     total = jnp.zeros(x.shape[:1], x.dtype)
     for layer in (reversed(self.layers) if inverse else self.layers):
       x, log_det = apply_layer(layer, x, inverse=inverse, context=context)
@@ -169,6 +174,11 @@ class MultiScaleFlow(nn.Module):
     alpha: the logit pre-processing's margin.
     split_prior: learned split priors N(mu(h), exp(s(h))) from the kept half h (Glow's
       `nets.ZeroConv`); False: standard normal (RealNVP). Default: True for 'glow'.
+    context_features: K > 0 for a class-conditional flow p(x | c) (Kingma & Dhariwal 2018,
+      sec. 5: c the one-hot label): every coupling's conditioner and split prior also sees
+      the context [B, K] (broadcast over positions), and the final latent's prior is
+      N(mu(c), exp(s(c))) from a zero-initialized dense map of c. Every method then takes
+      `context`.
   """
   image_shape: Sequence[int] = (28, 28, 1)
   kind: str = "glow"
@@ -178,6 +188,7 @@ class MultiScaleFlow(nn.Module):
   num_blocks: int = 1
   alpha: float = 1e-6
   split_prior: bool | None = None
+  context_features: int = 0
 
   def _prior(self) -> bool:
     return self.kind == "glow" if self.split_prior is None else bool(self.split_prior)
@@ -227,18 +238,29 @@ class MultiScaleFlow(nn.Module):
       if kept is not None and self._prior():
         priors.append(nets.ZeroConv(2 * (shape[2] - kept[2])))
     self.pre, self.post, self.priors = pre, post, priors
+    validation.check_int("context_features", self.context_features, low=0)
+    if self.context_features:
+      self.top_prior = nn.Dense(2 * int(np.prod(self._shapes()[-1][0])),
+                                kernel_init=nn.initializers.zeros, name="top_prior")
 
-  def _run(self, layers, x, inverse):
+  def _run(self, layers, x, inverse, context):
     total = jnp.zeros(x.shape[:1], x.dtype)
     for layer in (reversed(layers) if inverse else layers):
-      x, ld = layer.inverse_and_log_det(x) if inverse else layer.forward_and_log_det(x)
+      x, ld = apply_layer(layer, x, inverse=inverse, context=context)
       total = total + ld
     return x, total
 
-  def _split_params(self, level, kept):
+  def _split_params(self, level, kept, context):
     if not self._prior():
       return 0.0, 0.0
-    out = self.priors[level](kept)
+    out = self.priors[level](with_context(kept, context))
+    return out[..., 0::2], out[..., 1::2]
+
+  def _top_params(self, context, shape):
+    """The final latent's prior mean and log-scale: N(0, I) unless conditional."""
+    if not self.context_features:
+      return 0.0, 0.0
+    out = self.top_prior(context).reshape(context.shape[0], *shape[:2], 2 * shape[2])
     return out[..., 0::2], out[..., 1::2]
 
   def _sizes(self):
@@ -248,68 +270,87 @@ class MultiScaleFlow(nn.Module):
              for shape, kept in self._shapes() if kept is not None]
     return sizes + [int(np.prod(self._shapes()[-1][0]))]
 
-  def forward_and_log_det(self, x):
+  def forward_and_log_det(self, x, context=None):
     """x [B, H, W, C] in [0, 1] -> (z [B, H W C], log |det dz/dx| [B]): z concatenates
     the factored-out halves standardized by their split priors, (z_l - mu) exp(-s), level
-    by level, and the final latent; so z ~ N(0, I) under the model."""
+    by level, and the final latent (standardized by its prior when conditional); so
+    z ~ N(0, I) under the model."""
     validation.check_shape("x", x, (None, *self.image_shape))
+    check_context(context, self.context_features, x.shape[0])
     if not isinstance(x, jax.core.Tracer):  # values are known: check the support
       validation.check_range("x", x, 0.0, 1.0)
     x, total = self.logit.forward_and_log_det(x)
     latents = []
     for level, (shape, kept) in enumerate(self._shapes()):
-      x, ld = self._run(self.pre[level], x, False)
-      x, ld2 = self._run(self.post[level], squeeze(x), False)
+      x, ld = self._run(self.pre[level], x, False, context)
+      x, ld2 = self._run(self.post[level], squeeze(x), False, context)
       total = total + ld + ld2
       if kept is not None:
         x, factored = x[..., :kept[2]], x[..., kept[2]:]
-        mean, log_scale = self._split_params(level, x)
-        eps = (factored - mean) * jnp.exp(-log_scale)
-        total = total - jnp.broadcast_to(log_scale, eps.shape).reshape(x.shape[0], -1).sum(-1)
+        mean, log_scale = self._split_params(level, x, context)
+        eps, ld = _standardize(factored, mean, log_scale)
+        total = total + ld
         latents.append(eps.reshape(x.shape[0], -1))
+    x, ld = _standardize(x, *self._top_params(context, self._shapes()[-1][0]))
     latents.append(x.reshape(x.shape[0], -1))
-    return jnp.concatenate(latents, -1), total
+    return jnp.concatenate(latents, -1), total + ld
 
-  def inverse_and_log_det(self, z):
+  def inverse_and_log_det(self, z, context=None):
     """z [B, H W C] -> (x [B, H, W, C], log |det dx/dz| [B]); the exact inverse."""
     validation.check_shape("z", z, (None, int(np.prod(self.image_shape))))
+    check_context(context, self.context_features, z.shape[0])
     shapes = self._shapes()
     pieces = jnp.split(z, np.cumsum(self._sizes())[:-1], axis=-1)
     n = z.shape[0]
-    x = pieces[-1].reshape(n, *shapes[-1][0])
-    total = jnp.zeros((n,), z.dtype)
+    mean, log_scale = self._top_params(context, shapes[-1][0])
+    x, total = _unstandardize(pieces[-1].reshape(n, *shapes[-1][0]), mean, log_scale)
     piece = len(pieces) - 2
     for level in reversed(range(len(shapes))):
       shape, kept = shapes[level]
       if kept is not None:
-        mean, log_scale = self._split_params(level, x)
-        eps = pieces[piece].reshape(n, *kept[:2], shape[2] - kept[2])
+        mean, log_scale = self._split_params(level, x, context)
+        factored, ld = _unstandardize(pieces[piece].reshape(n, *kept[:2], shape[2] - kept[2]),
+                                      mean, log_scale)
         piece -= 1
-        x = jnp.concatenate([x, mean + jnp.exp(log_scale) * eps], -1)
-        total = total + jnp.broadcast_to(log_scale, eps.shape).reshape(n, -1).sum(-1)
-      x, ld = self._run(self.post[level], x, True)
-      x, ld2 = self._run(self.pre[level], unsqueeze(x), True)
+        x = jnp.concatenate([x, factored], -1)
+        total = total + ld
+      x, ld = self._run(self.post[level], x, True, context)
+      x, ld2 = self._run(self.pre[level], unsqueeze(x), True, context)
       total = total + ld + ld2
     x, ld = self.logit.inverse_and_log_det(x)
     return x, total + ld
 
-  def log_prob(self, x: jax.Array) -> jax.Array:
-    """log p(x) [B], nats, of x in [0, 1]^(H x W x C) (a density on the unit cube)."""
-    z, log_det = self.forward_and_log_det(x)
+  def log_prob(self, x: jax.Array, context: jax.Array | None = None) -> jax.Array:
+    """log p(x) [B] (or log p(x | context)), nats, of x in [0, 1]^(H x W x C) (a density
+    on the unit cube)."""
+    z, log_det = self.forward_and_log_det(x, context)
     return normal_log_prob(z) + log_det
 
-  def sample(self, key: jax.Array, n: int, *, temperature: float = 1.0) -> jax.Array:
-    """n images [n, H, W, C] in [0, 1]: every latent (final and factored) drawn at
-    `temperature` times its scale."""
+  def sample(self, key: jax.Array, n: int, *, context: jax.Array | None = None,
+             temperature: float = 1.0) -> jax.Array:
+    """n images [n, H, W, C] in [0, 1] (given context [n, K] when conditional): every
+    latent (final and factored) drawn at `temperature` times its scale."""
     validation.check_int("n", n, low=1)
     if not isinstance(temperature, jax.core.Tracer):
       validation.check_number("temperature", temperature, low=0.0)
     z = random.normal(key, (n, int(np.prod(self.image_shape))))
-    x, _ = self.inverse_and_log_det(temperature * z)
+    x, _ = self.inverse_and_log_det(temperature * z, context)
     return jnp.clip(x, 0.0, 1.0)
 
-  def __call__(self, x):
-    return self.log_prob(x)
+  def __call__(self, x, context=None):
+    return self.log_prob(x, context)
+
+
+def _standardize(v, mean, log_scale):
+  """(v - mean) exp(-log_scale) and its log-det, -sum(log_scale) per example."""
+  eps = (v - mean) * jnp.exp(-log_scale)
+  return eps, -jnp.broadcast_to(log_scale, eps.shape).reshape(v.shape[0], -1).sum(-1)
+
+
+def _unstandardize(eps, mean, log_scale):
+  """The inverse of `_standardize`, with its log-det."""
+  v = mean + jnp.exp(log_scale) * eps
+  return v, jnp.broadcast_to(log_scale, eps.shape).reshape(eps.shape[0], -1).sum(-1)
 
 
 # ------------------------------------------------------------------------ dequantization
