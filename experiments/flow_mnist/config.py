@@ -27,5 +27,6 @@ def get_config() -> ml_collections.ConfigDict:
   c.alpha = 1e-5             # logit pre-processing margin: y = logit(alpha + (1 - 2 alpha) x)
   c.grad_clip = 50.0         # global gradient-norm clip (0: none)
   c.num_sample_images = 64   # images in each sample grid
+  c.conditional = False      # class-conditional p(x | digit): the one-hot label as the flow's context
   c.num_fid_samples = 1000   # samples (at temperature 1) for fid / precision / recall; 0: skip
   return c

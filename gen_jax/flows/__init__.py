@@ -42,5 +42,6 @@ from gen_jax.flows._models import VariationalDequantizer
 from gen_jax.flows._models import as_bijector
 from gen_jax.flows._task import conditional_2d_functions
 from gen_jax.flows._task import Flow2DSpec
+from gen_jax.flows._task import grid_labels
 from gen_jax.flows._task import ImageFlowSpec
 from gen_jax.flows._task import make_task

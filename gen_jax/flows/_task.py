@@ -9,6 +9,8 @@ the exact log-density).
 - `ImageFlowSpec`: RealNVP or Glow multi-scale flows on 8-bit images (the batch key
   'image', values k/255) with uniform or variational dequantization; `test_bpd` is the
   dequantization bound -E_q[log p(u) - log q(u | x)] / (D log 2) + 8 (nll_kind 'bound').
+  With `conditional`, class-conditional (the one-hot 'label' as the flow's context): the
+  bound of log p(x | y), and `test_bpd_marginal`, the bound of log Σ_y π_y p(x | y).
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ class ImageFlowSpec:
     alpha: the logit pre-processing's margin (> 0).
     learning_rate: Adam's step size.
     grad_clip: global gradient-norm clip (0: none).
-    num_sample_images: size of the sample grid.
+    num_sample_images: size of the sample grid (class-conditional: row r of class r).
+    conditional: model p(x | label) with the one-hot label as the flow's context.
   """
   model: str = "glow"
   num_levels: int = 2
@@ -109,6 +112,7 @@ class ImageFlowSpec:
   learning_rate: float = 1e-3
   grad_clip: float = 50.0
   num_sample_images: int = 64
+  conditional: bool = False
 
   def __post_init__(self):
     validation.check_choice("model", self.model, IMAGE_MODELS)
@@ -123,10 +127,20 @@ class ImageFlowSpec:
     validation.check_number("grad_clip", self.grad_clip, low=0.0)
     validation.check_int("num_sample_images", self.num_sample_images, low=1)
 
-  def build(self, image_shape) -> MultiScaleFlow:
+  def build(self, image_shape, num_classes: int = 0) -> MultiScaleFlow:
+    if self.conditional:
+      validation.check_int("num_classes", num_classes, low=2)
     return MultiScaleFlow(image_shape=tuple(image_shape), kind=self.model,
                           num_levels=self.num_levels, steps_per_level=self.steps_per_level,
-                          channels=self.channels, num_blocks=self.num_blocks, alpha=self.alpha)
+                          channels=self.channels, num_blocks=self.num_blocks, alpha=self.alpha,
+                          context_features=num_classes if self.conditional else 0)
+
+
+def grid_labels(n: int, num_classes: int) -> np.ndarray:
+  """Labels of an n-image sample grid laid out as `training.outputs.image_grid` does
+  (ceil(sqrt(n)) columns): row r shows class r mod num_classes."""
+  columns = int(math.ceil(math.sqrt(n)))
+  return ((np.arange(n) // columns) % num_classes).astype(np.int32)
 
 
 def _optimizer(learning_rate, grad_clip):
@@ -240,55 +254,87 @@ def _task_2d(spec, train_data, test_data, init_examples):
 def _task_images(spec, train_data, test_data, init_examples):
   shape = tuple(train_data.image_shape)
   dims = math.prod(shape)
-  flow = spec.build(shape)
+  num_classes, test_labels, log_pi = 0, None, None
+  if spec.conditional:
+    if "label" not in train_data:
+      raise validation.ArgumentError(
+          "train_data", "conditional=True needs labels: train_data has no 'label'")
+    num_classes = validation.check_int("num_classes", train_data.num_classes, low=2)
+    train_labels = _labels_of(train_data, "train", num_classes)
+    test_labels = _labels_of(test_data, "test", num_classes)
+    log_pi = jnp.log(jnp.asarray(np.bincount(train_labels, minlength=num_classes) /
+                                 len(train_labels), jnp.float32))
+  flow = spec.build(shape, num_classes)
+  context = lambda y: None if y is None else jax.nn.one_hot(y, num_classes, dtype=jnp.float32)
   deq = VariationalDequantizer(channels=min(spec.channels, 32), num_levels=LEVELS)
   variational = spec.dequantization == "variational"
   init_x = jnp.asarray(train_data.images[:init_examples], jnp.float32)
+  init_y = train_labels[:init_examples] if spec.conditional else None
   test_x = np.asarray(test_data.images, np.float32)
   const = dims * math.log(LEVELS)
 
-  def bound_nll(params, x, key):
-    """-(log p(u) - log q(u | x)) + D log 256 per example: nats of the 8-bit x, [B]."""
+  def dequantize(params, x, key):
     if variational:
-      u, log_q = deq.apply(params["deq"], key, x)
-    else:
-      u, log_q = uniform_dequantize(key, x, num_levels=LEVELS), 0.0
-    return -(flow.apply(params["flow"], u, method="log_prob") - log_q) + const
+      return deq.apply(params["deq"], key, x)
+    return uniform_dequantize(key, x, num_levels=LEVELS), 0.0
+
+  def bound_nll(params, x, key, labels=None):
+    """-(log p(u [| y]) - log q(u | x)) + D log 256 per example: nats of the 8-bit x, [B]."""
+    u, log_q = dequantize(params, x, key)
+    return -(flow.apply(params["flow"], u, context(labels), method="log_prob") - log_q) + const
+
+  def marginal_bound_nll(params, x, key):
+    """The same bound for the marginal log Σ_y π_y p(u | y) (one u for every class)."""
+    u, log_q = dequantize(params, x, key)
+    per_class = jax.vmap(lambda y: flow.apply(params["flow"], u, context(
+        jnp.full(x.shape[:1], y)), method="log_prob"))(jnp.arange(num_classes))
+    return -(jax.nn.logsumexp(per_class + log_pi[:, None], axis=0) - log_q) + const
 
   def init(key):
     k_flow, k_deq, k_u = jax.random.split(random.as_key(key), 3)
-    params = {"flow": flow.init(k_flow, uniform_dequantize(k_u, init_x), method="log_prob")}
+    params = {"flow": flow.init(k_flow, uniform_dequantize(k_u, init_x), context(init_y),
+                                method="log_prob")}
     if variational:
       params["deq"] = deq.init(k_deq, k_u, init_x)
     return TrainState.create({"model": params},
                              {"model": _optimizer(spec.learning_rate, spec.grad_clip)})
 
   def loss_fn(params, state, batch, key):
-    nll = bound_nll(params, batch["image"], key)
+    nll = bound_nll(params, batch["image"], key, batch.get("label"))
     bpd = nll.mean() / (dims * math.log(2))
     return bpd, ({"bpd": bpd}, state.extra)
 
-  batch_nll = jax.jit(lambda p, x, k: bound_nll(p, x, k).sum())      # compiled once
+  batch_nll = jax.jit(lambda p, x, k, y: bound_nll(p, x, k, y).sum())    # compiled once
+  batch_marginal = jax.jit(lambda p, x, k, y: marginal_bound_nll(p, x, k).sum())
 
   def evaluate(state, key, *, final=False):
     del final
     params = state.eval_params("model")
-    nll = _test_nll(batch_nll, params, test_x, random.as_key(key))
-    return {"test_nll": nll, "test_bpd": nll / (dims * math.log(2)), "nll_kind": "bound"}
+    nll = _test_nll(batch_nll, params, test_x, test_labels, random.as_key(key))
+    out = {"test_nll": nll, "test_bpd": nll / (dims * math.log(2)), "nll_kind": "bound"}
+    if spec.conditional:
+      marginal = _test_nll(batch_marginal, params, test_x, test_labels, random.as_key(key))
+      out.update(conditional=True, test_nll_marginal=marginal,
+                 test_bpd_marginal=marginal / (dims * math.log(2)))
+    return out
+
+  grid_y = grid_labels(spec.num_sample_images, num_classes) if spec.conditional else None
 
   def sample_grid(state, key):
     return flow.apply(state.eval_params("model")["flow"], key, spec.num_sample_images,
-                      method="sample")
+                      context=context(grid_y), method="sample")
 
   return Task(init=init, step=make_train_step(loss_fn), evaluate=evaluate,
-              sample=jax.jit(sample_grid), plot_keys=("loss",), data_keys=("image",))
+              sample=jax.jit(sample_grid), plot_keys=("loss",),
+              data_keys=("image", "label") if spec.conditional else ("image",))
 
 
-def _test_nll(batch_nll, params, test_x, key, batch_size=500):
+def _test_nll(batch_nll, params, test_x, test_labels, key, batch_size=500):
   """Mean bound over the test set, one dequantization draw per example (the evaluation
   key folded with the batch index)."""
   total = 0.0
   for i, start in enumerate(range(0, len(test_x), batch_size)):
+    y = None if test_labels is None else test_labels[start:start + batch_size]
     total += float(batch_nll(params, test_x[start:start + batch_size],
-                             jax.random.fold_in(key, i)))
+                             jax.random.fold_in(key, i), y))
   return total / len(test_x)
