@@ -193,11 +193,12 @@ def test_class_conditional_multiscale_flow(kind):
 
     z, ld, x_back, ld_inv, dense, log_p, log_p_other = run(x.astype(jnp.float64),
                                                           c.astype(jnp.float64))
+    assert z.dtype == jnp.float64
   np.testing.assert_allclose(ld, dense, rtol=1e-6, atol=1e-6)
   np.testing.assert_allclose(x_back, x, atol=1e-6)
   np.testing.assert_allclose(ld_inv, -ld, atol=1e-6)
   normal = -0.5 * (np.asarray(z) ** 2 + np.log(2 * np.pi)).sum(-1)
-  np.testing.assert_allclose(log_p, normal + dense, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(log_p, normal + np.asarray(dense), rtol=1e-5, atol=1e-5)
   assert np.all(np.abs(np.asarray(log_p) - np.asarray(log_p_other)) > 1e-3)
   samples = jax.jit(lambda k, c: flow.apply(params, k, 2, context=c, method="sample"))(
       jax.random.key(2), c)
