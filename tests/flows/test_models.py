@@ -87,7 +87,7 @@ def test_multiscale_log_prob_is_base_density_plus_dense_log_det(kind, prior):
   np.testing.assert_allclose(x_back, x, atol=1e-6)
   np.testing.assert_allclose(ld_inv, -ld, atol=1e-6)
   normal = -0.5 * (np.asarray(z) ** 2 + np.log(2 * np.pi)).sum(-1)
-  np.testing.assert_allclose(log_p, normal + dense, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(log_p, normal + np.asarray(dense), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.slow  # 16 s; flow_mnist's smoke test samples at every temperature too
