@@ -161,6 +161,21 @@ def make_task(spec: Flow2DSpec | ImageFlowSpec, *, train_data, test_data,
                                  f"{type(spec).__name__}")
 
 
+def _class_setup(spec, train_data, test_data):
+  """(num_classes, train labels, test labels, training label frequencies) of a conditional
+  spec; (0, None, None, None) otherwise."""
+  if not spec.conditional:
+    return 0, None, None, None
+  if "label" not in train_data:
+    raise validation.ArgumentError(
+        "train_data", "conditional=True needs labels: train_data has no 'label'")
+  num_classes = validation.check_int("num_classes", train_data.num_classes, low=2)
+  train_labels = _labels_of(train_data, "train", num_classes)
+  test_labels = _labels_of(test_data, "test", num_classes)
+  return (num_classes, train_labels, test_labels,
+          np.bincount(train_labels, minlength=num_classes) / len(train_labels))
+
+
 def _labels_of(dataset, split: str, num_classes: int) -> np.ndarray:
   if "label" not in dataset:
     raise validation.ArgumentError(
@@ -195,15 +210,8 @@ def conditional_2d_functions(flow, num_classes: int, label_frequencies):
 
 
 def _task_2d(spec, train_data, test_data, init_examples):
-  num_classes = 0
-  if spec.conditional:
-    if "label" not in train_data:
-      raise validation.ArgumentError(
-          "train_data", "conditional=True needs labels: train_data has no 'label'")
-    num_classes = validation.check_int("num_classes", train_data.num_classes, low=2)
-    train_labels = _labels_of(train_data, "train", num_classes)
-    test_labels = _labels_of(test_data, "test", num_classes)
-    frequencies = np.bincount(train_labels, minlength=num_classes) / len(train_labels)
+  num_classes, train_labels, test_labels, frequencies = _class_setup(spec, train_data,
+                                                                     test_data)
   flow = spec.build(num_classes)
   context = lambda labels: jax.nn.one_hot(labels, num_classes, dtype=jnp.float32)
   init_x = jnp.asarray(train_data["x"][:init_examples], jnp.float32)
@@ -254,16 +262,9 @@ def _task_2d(spec, train_data, test_data, init_examples):
 def _task_images(spec, train_data, test_data, init_examples):
   shape = tuple(train_data.image_shape)
   dims = math.prod(shape)
-  num_classes, test_labels, log_pi = 0, None, None
-  if spec.conditional:
-    if "label" not in train_data:
-      raise validation.ArgumentError(
-          "train_data", "conditional=True needs labels: train_data has no 'label'")
-    num_classes = validation.check_int("num_classes", train_data.num_classes, low=2)
-    train_labels = _labels_of(train_data, "train", num_classes)
-    test_labels = _labels_of(test_data, "test", num_classes)
-    log_pi = jnp.log(jnp.asarray(np.bincount(train_labels, minlength=num_classes) /
-                                 len(train_labels), jnp.float32))
+  num_classes, train_labels, test_labels, frequencies = _class_setup(spec, train_data,
+                                                                     test_data)
+  log_pi = jnp.log(jnp.asarray(frequencies, jnp.float32)) if spec.conditional else None
   flow = spec.build(shape, num_classes)
   context = lambda y: None if y is None else jax.nn.one_hot(y, num_classes, dtype=jnp.float32)
   deq = VariationalDequantizer(channels=min(spec.channels, 32), num_levels=LEVELS)
