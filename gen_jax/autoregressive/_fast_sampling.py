@@ -48,6 +48,7 @@ from gen_jax.autoregressive._pixelcnn import PixelRNN
 from gen_jax.nets import pixelcnn as pixelcnn_nets
 from gen_jax.nets.pixelcnn import _gate
 from gen_jax.nets.pixelcnn import causal_mask
+from gen_jax.nets.pixelrnn import lstm_cell
 
 
 def pixel_noise(key: jax.Array, shape: Sequence[int], *, distribution: str,
@@ -407,10 +408,8 @@ def _pixelrnn_fast(noise, model: PixelRNN, p, shape, labels, x0, num_given):
         gates = jnp.einsum("bwi,wio->bo", pin, kin) + bias
         ps = jax.lax.dynamic_slice(hprev[l], (0, c, 0), (b, k, f))
         gates = gates + jnp.einsum("bwi,wio->bo", ps, kss)
-        o, fg, i, g = jnp.split(gates, 4, axis=-1)
         c_old = jax.lax.dynamic_index_in_dim(cprev[l], c + q, axis=1, keepdims=False)
-        cell = jax.nn.sigmoid(fg) * c_old + jax.nn.sigmoid(i) * jnp.tanh(g)
-        hh = jax.nn.sigmoid(o) * jnp.tanh(cell)
+        hh, cell = lstm_cell(gates, c_old)
         hcur = hcur.at[l, :, c + q].set(hh)
         ccur = ccur.at[l, :, c + q].set(cell)
         a = a + hh
@@ -429,12 +428,6 @@ def _pixelrnn_fast(noise, model: PixelRNN, p, shape, labels, x0, num_given):
 
 # ---------------------------------------------------------------------------------------
 # PixelRNN (Diagonal BiLSTM)
-
-
-def _lstm_cell(gates, c_old):
-  o, fg, i, g = jnp.split(gates, 4, axis=-1)
-  cell = jax.nn.sigmoid(fg) * c_old + jax.nn.sigmoid(i) * jnp.tanh(g)
-  return jax.nn.sigmoid(o) * jnp.tanh(cell), cell
 
 
 def _pixelrnn_diagonal_fast(noise, model: PixelRNN, p, shape, labels, x0, num_given):
@@ -458,7 +451,7 @@ def _pixelrnn_diagonal_fast(noise, model: PixelRNN, p, shape, labels, x0, num_gi
     def step(carry, xs):
       h_right, c_right = carry
       x, above = xs
-      hh, cell = _lstm_cell(x @ kin + bias + above @ kss[0] + h_right @ kss[1], c_right)
+      hh, cell = lstm_cell(x @ kin + bias + above @ kss[0] + h_right @ kss[1], c_right)
       return (hh, cell), hh
 
     zero = jnp.zeros((b, f), jnp.float32)
@@ -479,7 +472,7 @@ def _pixelrnn_diagonal_fast(noise, model: PixelRNN, p, shape, labels, x0, num_gi
         above = jax.lax.dynamic_index_in_dim(h_left_prev[l], c + 1, axis=1, keepdims=False)
         left = jax.lax.dynamic_index_in_dim(h_cur[l], c, axis=1, keepdims=False)
         c_left = jax.lax.dynamic_index_in_dim(c_cur[l], c, axis=1, keepdims=False)
-        hh, cell = _lstm_cell(a @ kin + bias + above @ kss[0] + left @ kss[1], c_left)
+        hh, cell = lstm_cell(a @ kin + bias + above @ kss[0] + left @ kss[1], c_left)
         h_cur = h_cur.at[l, :, c + 1].set(hh)
         c_cur = c_cur.at[l, :, c + 1].set(cell)
         below_right = jax.lax.dynamic_index_in_dim(h_right_prev[l], c, axis=1, keepdims=False)

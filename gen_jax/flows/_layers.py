@@ -63,6 +63,17 @@ def apply_layer(layer: Any, x: jax.Array, *, inverse: bool, context: jax.Array |
   return layer.inverse_and_log_det(x) if inverse else layer.forward_and_log_det(x)
 
 
+def run_layers(layers: Sequence[Any], x: jax.Array, *, inverse: bool,
+               context: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+  """`layers` applied data -> latent in order (or latent -> data in reverse order with
+  `inverse`), each by `apply_layer`: (output, summed log-dets [B])."""
+  total = jnp.zeros(x.shape[:1], x.dtype)
+  for layer in (reversed(layers) if inverse else layers):
+    x, log_det = apply_layer(layer, x, inverse=inverse, context=context)
+    total = total + log_det
+  return x, total
+
+
 def with_context(h: jax.Array, context: jax.Array | None) -> jax.Array:
   """A conditioner's input: h [B, ..., C] with the context [B, K] appended to its last axis
   (broadcast over the spatial axes of image data)."""
@@ -359,9 +370,4 @@ class Chain(ConditionalFlowLayer):
 
   @nn.compact
   def __call__(self, x, *, inverse=False, context=None):
-    total = jnp.zeros(x.shape[:1], x.dtype)
-    order = reversed(self.layers) if inverse else self.layers
-    for layer in order:
-      x, log_det = apply_layer(layer, x, inverse=inverse, context=context)
-      total = total + log_det
-    return x, total
+    return run_layers(self.layers, x, inverse=inverse, context=context)

@@ -33,11 +33,11 @@ from gen_jax.flows._bijectors import Logit
 from gen_jax.flows._layers import ActNorm
 from gen_jax.flows._layers import AffineCoupling
 from gen_jax.flows._layers import channel_mask
-from gen_jax.flows._layers import apply_layer
 from gen_jax.flows._layers import checkerboard_mask
 from gen_jax.flows._layers import ConditionalFlowLayer
 from gen_jax.flows._layers import Invertible1x1Conv
 from gen_jax.flows._layers import LUAffine
+from gen_jax.flows._layers import run_layers
 from gen_jax.flows._layers import SplineCoupling
 from gen_jax.flows._layers import squeeze
 from gen_jax.flows._layers import unsqueeze
@@ -96,11 +96,7 @@ class Flow(ConditionalFlowLayer):
           "context_features", "a conditional flow needs a conditional layer (coupling or "
           "masked autoregressive) to see the context")
     check_context(context, self.context_features, x.shape[0])
-    total = jnp.zeros(x.shape[:1], x.dtype)
-    for layer in (reversed(self.layers) if inverse else self.layers):
-      x, log_det = apply_layer(layer, x, inverse=inverse, context=context)
-      total = total + log_det
-    return x, total
+    return run_layers(self.layers, x, inverse=inverse, context=context)
 
   def log_prob(self, x: jax.Array, context: jax.Array | None = None) -> jax.Array:
     validation.check_shape("x", x, (None, *self.event_shape))
@@ -243,13 +239,6 @@ class MultiScaleFlow(nn.Module):
       self.top_prior = nn.Dense(2 * int(np.prod(self._shapes()[-1][0])),
                                 kernel_init=nn.initializers.zeros, name="top_prior")
 
-  def _run(self, layers, x, inverse, context):
-    total = jnp.zeros(x.shape[:1], x.dtype)
-    for layer in (reversed(layers) if inverse else layers):
-      x, ld = apply_layer(layer, x, inverse=inverse, context=context)
-      total = total + ld
-    return x, total
-
   def _split_params(self, level, kept, context):
     if not self._prior():
       return 0.0, 0.0
@@ -282,8 +271,8 @@ class MultiScaleFlow(nn.Module):
     x, total = self.logit.forward_and_log_det(x)
     latents = []
     for level, (shape, kept) in enumerate(self._shapes()):
-      x, ld = self._run(self.pre[level], x, False, context)
-      x, ld2 = self._run(self.post[level], squeeze(x), False, context)
+      x, ld = run_layers(self.pre[level], x, inverse=False, context=context)
+      x, ld2 = run_layers(self.post[level], squeeze(x), inverse=False, context=context)
       total = total + ld + ld2
       if kept is not None:
         x, factored = x[..., :kept[2]], x[..., kept[2]:]
@@ -314,8 +303,8 @@ class MultiScaleFlow(nn.Module):
         piece -= 1
         x = jnp.concatenate([x, factored], -1)
         total = total + ld
-      x, ld = self._run(self.post[level], x, True, context)
-      x, ld2 = self._run(self.pre[level], unsqueeze(x), True, context)
+      x, ld = run_layers(self.post[level], x, inverse=True, context=context)
+      x, ld2 = run_layers(self.pre[level], unsqueeze(x), inverse=True, context=context)
       total = total + ld + ld2
     x, ld = self.logit.inverse_and_log_det(x)
     return x, total + ld

@@ -166,22 +166,21 @@ def _class_setup(spec, train_data, test_data):
   spec; (0, None, None, None) otherwise."""
   if not spec.conditional:
     return 0, None, None, None
-  if "label" not in train_data:
-    raise validation.ArgumentError(
-        "train_data", "conditional=True needs labels: train_data has no 'label'")
+  train_labels = _labels_of(train_data, "train", train_data.num_classes)
   num_classes = validation.check_int("num_classes", train_data.num_classes, low=2)
-  train_labels = _labels_of(train_data, "train", num_classes)
   test_labels = _labels_of(test_data, "test", num_classes)
   return (num_classes, train_labels, test_labels,
           np.bincount(train_labels, minlength=num_classes) / len(train_labels))
 
 
-def _labels_of(dataset, split: str, num_classes: int) -> np.ndarray:
+def _labels_of(dataset, split: str, num_classes: int | None) -> np.ndarray:
+  """The dataset's labels, present and in [0, num_classes) (range unchecked without a
+  count: `_class_setup` then refuses the missing count)."""
   if "label" not in dataset:
     raise validation.ArgumentError(
         f"{split}_data", f"conditional=True needs labels: {split}_data has no 'label'")
   labels = np.asarray(dataset["label"])
-  if labels.min() < 0 or labels.max() >= num_classes:
+  if num_classes is not None and (labels.min() < 0 or labels.max() >= num_classes):
     raise validation.ArgumentError(
         f"{split}_data", f"labels must be in [0, {num_classes}), got [{labels.min()}, "
         f"{labels.max()}]")

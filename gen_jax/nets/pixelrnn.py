@@ -49,6 +49,14 @@ def _row_conv(h: jax.Array, kernel: jax.Array) -> jax.Array:
   return sum(hp[:, t:t + w] @ kernel[t] for t in range(k))
 
 
+def lstm_cell(gates: jax.Array, c_prev: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """The LSTM update from pre-activations gates [..., 4F] = [o, f, i, g] and the previous
+  cell state [..., F]: c = σ(f) ⊙ c_prev + σ(i) ⊙ tanh(g), h = σ(o) ⊙ tanh(c); returns (h, c)."""
+  o, fg, i, g = jnp.split(gates, 4, axis=-1)
+  c = jax.nn.sigmoid(fg) * c_prev + jax.nn.sigmoid(i) * jnp.tanh(g)
+  return jax.nn.sigmoid(o) * jnp.tanh(c), c
+
+
 class RowLSTM(nn.Module):
   """One Row LSTM layer: x [B, H, W, F_in] -> hidden states [B, H, W, features].
 
@@ -74,10 +82,7 @@ class RowLSTM(nn.Module):
 
     def row(carry, gates_in):
       h_prev, c_prev = carry
-      gates = gates_in + _row_conv(h_prev, k_ss)
-      o, fg, i, g = jnp.split(gates, 4, axis=-1)
-      c = jax.nn.sigmoid(fg) * c_prev + jax.nn.sigmoid(i) * jnp.tanh(g)
-      h = jax.nn.sigmoid(o) * jnp.tanh(c)
+      h, c = lstm_cell(gates_in + _row_conv(h_prev, k_ss), c_prev)
       return (h, c), h
 
     zeros = jnp.zeros((b, w, f), i2s.dtype)
@@ -126,10 +131,8 @@ class DiagonalLSTM(nn.Module):
       h_prev, c_prev = carry                         # [B, H, F]: the previous column
       g_in, valid = inputs
       above = jnp.pad(h_prev[:, :-1], ((0, 0), (1, 0), (0, 0)))   # row r - 1 of the column
-      gates = g_in + above @ k_ss[0] + h_prev @ k_ss[1]
-      o, fg, i, g = jnp.split(gates, 4, axis=-1)
-      c = (jax.nn.sigmoid(fg) * c_prev + jax.nn.sigmoid(i) * jnp.tanh(g)) * valid
-      hh = jax.nn.sigmoid(o) * jnp.tanh(c) * valid
+      hh, c = lstm_cell(g_in + above @ k_ss[0] + h_prev @ k_ss[1], c_prev)
+      hh, c = hh * valid, c * valid
       return (hh, c), hh
 
     zeros = jnp.zeros((b, h, f), gates_in.dtype)
@@ -197,4 +200,4 @@ class PixelRNN(nn.Module):
     return _split_outputs(Conv(self.outputs, (1, 1), name="out")(h), 1, self.outputs)
 
 
-__all__ = ["RowLSTM", "DiagonalLSTM", "DiagonalBiLSTM", "PixelRNN", "skew", "unskew"]
+__all__ = ["lstm_cell", "RowLSTM", "DiagonalLSTM", "DiagonalBiLSTM", "PixelRNN", "skew", "unskew"]
