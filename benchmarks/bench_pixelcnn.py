@@ -21,6 +21,8 @@ rounds; the two return identical images (checked here too).
                                       [--baselines] [--single-core]
 
 --baselines adds gen_jax with flax.linen's Conv instead of gen_jax.nets.Conv's fast path.
+Where the oneDNN extension builds (`gen_jax.nets.onednn`), gen_jax is also timed with
+`nets.set_cpu_convolutions("onednn")` ("gen_jax, oneDNN convs").
 """
 
 from __future__ import annotations
@@ -185,7 +187,12 @@ def main():
   torch.set_num_threads(args.threads)
   torch.manual_seed(0)
 
+  from gen_jax import nets
+  from gen_jax.nets import onednn
   blocks = {"gen_jax": setup_jax(args.steps)}
+  if onednn.available():
+    with nets.using_cpu_convolutions("onednn"):
+      blocks["gen_jax, oneDNN convs"] = setup_jax(args.steps)
   if args.baselines:
     blocks["gen_jax, flax.linen convs"] = setup_jax(args.steps, fast_conv=False)
   blocks["torch eager"] = setup_torch(args.steps)
@@ -215,6 +222,7 @@ def main():
       "sample_images_per_second": {k: round(float(np.median(v)), 2) for k, v in r.items()},
       "sampling_speedup_fast_vs_naive": round(float(np.median(r["fast"] / r["naive"])), 2),
       "samplers_identical": identical,
+      "onednn_unavailable": onednn.unavailable_reason(),
   }
   print(json.dumps(result, indent=2))
 

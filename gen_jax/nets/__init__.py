@@ -27,3 +27,6 @@ from gen_jax.nets.made import made_masks
 from gen_jax.nets.made import MaskedDense
 from gen_jax.nets.made import order_degrees
 from gen_jax.nets.unet import UNet
+from gen_jax.nets.onednn import cpu_convolutions
+from gen_jax.nets.onednn import set_cpu_convolutions
+from gen_jax.nets.onednn import using_cpu_convolutions

@@ -63,6 +63,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from gen_jax.nets import onednn
+
 Array = jax.Array
 Padding = tuple[tuple[int, int], tuple[int, int]]
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
@@ -360,7 +362,18 @@ def conv_transpose2d(x: Array, kernel: Array, *, strides=(2, 2), padding="SAME",
   strides = _pair(strides, "strides")
   pads = _resolve(padding, kernel.shape[:2], strides, x.shape[1:3], transposed=True)
   xla = lambda x, k: _dilated_conv(x, k, strides, pads, precision)
-  return _by_platform(lambda x, k: _conv_transpose_fast(x, k, strides, pads), xla, x, kernel)
+
+  def cpu(x, k):
+    if onednn.onednn_selected():
+      out = [s * (n - 1) + 1 + lo + hi - kk + 1
+             for n, kk, s, (lo, hi) in zip(x.shape[1:3], k.shape[:2], strides, pads)]
+      adj = _adjoint_pads(x.shape[1:3], out, k.shape[:2], strides, pads)
+      if onednn.supports((x.shape[0], *out, k.shape[3]), _flip_swap(k).shape, strides, adj,
+                         jnp.result_type(x, k)):
+        return onednn.conv_transpose2d(x, _flip_swap(k), strides, adj, tuple(out))
+    return _conv_transpose_fast(x, k, strides, pads)
+
+  return _by_platform(cpu, xla, x, kernel)
 
 
 # ------------------------------------------------------------- strided convolution
@@ -421,6 +434,9 @@ def conv2d(x: Array, kernel: Array, *, strides=(1, 1), padding="SAME",
   pads = _resolve(padding, kernel.shape[:2], strides, x.shape[1:3], transposed=False)
 
   def cpu(x, kernel):
+    if onednn.onednn_selected() and onednn.supports(x.shape, kernel.shape, strides, pads,
+                                                    jnp.result_type(x, kernel)):
+      return onednn.conv2d(x, kernel, strides, pads)
     if _small_patches(kernel):
       # im2col, whose autodiff derivatives are the fast ones there too.
       return _conv_im2col(x, kernel, strides, pads)
