@@ -13,6 +13,8 @@ gen_jax is timed as `training.train` runs it: the guarded lean step of
 `training.compile_steps`. Timed blocks alternate with a pause before each; the ratio is the
 median over rounds of torch / jax. Also: the jitted forward pass x -> z alone vs x -> (z,
 log-det): the log-det is accumulated during the same pass (no second pass over the data).
+Where the oneDNN extension builds, the step is also timed with
+`nets.set_cpu_convolutions("onednn")` (jax_onednn_ms_per_step).
 
   python benchmarks/bench_glow.py [--model glow|realnvp] [--steps 5] [--rounds 7]
       [--threads 2] [--batch 32] [--channels 32] [--steps-per-level 2]
@@ -271,10 +273,15 @@ def main():
   from gen_jax import data, training
   training.keep_freed_host_memory()
   images = np.asarray(data.load_dataset("mnist", "train").images[:args.batch], np.float32)
+  from gen_jax import nets
+  from gen_jax.nets import onednn
   jax_step, jax_forward, jax_forward_log_det = setup_jax(args, images)
-  torch_step = setup_torch(args, images)
-  blocks = {"jax": jax_step, "torch": torch_step, "forward": jax_forward,
-            "forward_log_det": jax_forward_log_det}
+  blocks = {"jax": jax_step}
+  if onednn.available():
+    with nets.using_cpu_convolutions("onednn"):
+      blocks["jax_onednn"] = setup_jax(args, images)[0]
+  blocks.update(torch=setup_torch(args, images), forward=jax_forward,
+                forward_log_det=jax_forward_log_det)
   times = {k: [] for k in blocks}
   for _ in range(args.rounds):
     for name, block in blocks.items():
@@ -289,6 +296,11 @@ def main():
             "jax_ms_per_step": 1e3 * float(np.median(t["jax"])),
             "torch_eager_ms_per_step": 1e3 * float(np.median(t["torch"])),
             "speedup_vs_torch_eager": float(np.median(t["torch"] / t["jax"])),
+            "jax_onednn_ms_per_step": (1e3 * float(np.median(t["jax_onednn"]))
+                                       if "jax_onednn" in t else None),
+            "onednn_speedup_vs_torch_eager": (float(np.median(t["torch"] / t["jax_onednn"]))
+                                              if "jax_onednn" in t else None),
+            "onednn_unavailable": onednn.unavailable_reason(),
             "jax_forward_ms": 1e3 * float(np.median(t["forward"])),
             "jax_forward_and_log_det_ms": 1e3 * float(np.median(t["forward_log_det"])),
             "log_det_overhead": float(np.median(t["forward_log_det"] / t["forward"])),

@@ -16,6 +16,8 @@ of a shared machine cancel.
 
 --baselines adds gen_jax with flax.linen's convolutions instead of gen_jax.nets.Conv's fast
 path (the private hook `gen_jax.nets.convolution._xla_convolutions`, applied at trace time).
+Where the oneDNN extension builds, gen_jax is also timed with
+`nets.set_cpu_convolutions("onednn")` ("gen_jax, oneDNN convs").
 """
 
 from __future__ import annotations
@@ -267,8 +269,13 @@ def main():
   torch.set_num_threads(args.threads)
   torch.manual_seed(0)
 
+  from gen_jax import nets
+  from gen_jax.nets import onednn
   jax_block, num_params = setup_jax(args.batch, args.steps)
   blocks = {"gen_jax": jax_block}
+  if onednn.available():
+    with nets.using_cpu_convolutions("onednn"):
+      blocks["gen_jax, oneDNN convs"] = setup_jax(args.batch, args.steps)[0]
   if args.baselines:
     blocks["gen_jax, flax.linen convs"] = setup_jax(args.batch, args.steps,
                                                     fast_conv=False)[0]
@@ -294,6 +301,7 @@ def main():
       "speedup_vs_faster_torch_layout": {
           k: round(float(np.median(torch_best / v)), 3) for k, v in t.items()
           if k.startswith("gen_jax")},
+      "onednn_unavailable": onednn.unavailable_reason(),
   }
   print(json.dumps(result, indent=2))
 

@@ -21,6 +21,12 @@ itself.
   taps the mask zeroes (4/7 and 2/3 of the FLOPs of those layers), on every platform.
   Measured (one core, batch 128, 28×28, fwd+bwd): 3×3 type B 32 → 32 121.6 → 100.7 ms,
   7×7 type A 1 → 32 89.0 → 52.9 ms; the whole PixelCNN train step 658 → 545 ms.
+* **oneDNN on the CPU, opt-in** (`gen_jax.nets.set_cpu_convolutions("onednn")` or
+  GEN_JAX_CPU_CONVOLUTIONS=onednn, read when a layer is traced): the fast-path layers'
+  CPU lowerings call oneDNN's forward, backward-data and backward-weights kernels
+  through XLA's FFI instead (`gen_jax.nets.onednn`; PixelCNN's train step 281 → 234 ms).
+  Not the default because its sums run in another float32 order than the kernels the
+  README's results were produced with.
 * **Everything else** (dilations, feature groups, 'CIRCULAR' / 'REFLECT' / 'CAUSAL'
   padding, other spatial ranks or several batch axes, bfloat16 or other compute dtypes)
   is computed by flax.linen's own module on this layer's parameters: exactly Flax.
