@@ -23,7 +23,8 @@ flax.linen's Conv/ConvTranspose instead of gen_jax.nets.Conv's fast path (forced
 private hook `gen_jax.nets.convolution._xla_convolutions`, which applies while the step is
 traced). --single-core pins the
 process (both frameworks' threads) to one core and runs torch on one thread: a per-core
-comparison, robust when other processes share the machine.
+comparison, robust when other processes share the machine. Where the oneDNN extension
+builds, gen_jax is also timed with `nets.set_cpu_convolutions("onednn")`.
 """
 
 from __future__ import annotations
@@ -160,7 +161,12 @@ def main():
   torch.set_num_threads(args.threads)
   torch.manual_seed(0)
 
+  from gen_jax import nets
+  from gen_jax.nets import onednn
   blocks = {"gen_jax": setup_jax(args.steps)}
+  if onednn.available():
+    with nets.using_cpu_convolutions("onednn"):
+      blocks["gen_jax, oneDNN convs"] = setup_jax(args.steps)
   if args.baselines:
     blocks["gen_jax, XLA default conv library"] = setup_jax(args.steps, compiler_options={})
     blocks["gen_jax, flax.linen convs"] = setup_jax(args.steps, fast_conv=False)
@@ -183,6 +189,7 @@ def main():
       "speedup_vs_faster_torch_layout": {
           k: round(float(np.median(torch_best / v)), 3) for k, v in t.items()
           if k.startswith("gen_jax")},
+      "onednn_unavailable": onednn.unavailable_reason(),
   }
   print(json.dumps(result, indent=2))
 

@@ -153,6 +153,23 @@ def test_results_are_bitwise_reproducible_and_independent_of_the_thread_count(tm
     np.testing.assert_array_equal(outputs[0][key], outputs[1][key], err_msg=key)
 
 
+@needs_onednn
+def test_a_batch_sharded_jit_gives_the_one_device_result():
+  """On a mesh of CPU devices (conftest: 4) XLA gathers the custom calls' operands."""
+  devices = jax.devices()
+  if len(devices) < 2:
+    pytest.skip("needs several (emulated) CPU devices")
+  mesh = jax.sharding.Mesh(np.array(devices), ("data",))
+  rng = np.random.default_rng(2)
+  x = jnp.asarray(rng.normal(size=(4 * len(devices), 8, 8, 4)), jnp.float32)
+  w = jnp.asarray(rng.normal(size=(3, 3, 4, 8)), jnp.float32)
+  grad = jax.jit(jax.grad(
+      lambda w, x: jnp.sum(onednn.conv2d(x, w, (1, 1), ((1, 1), (1, 1))) ** 2)))
+  sharded = jax.device_put(x, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(
+      "data")))
+  np.testing.assert_array_equal(grad(w, sharded), grad(w, x))
+
+
 def _compare_modules(ref_module, our_module, x_shape, seed):
   """nets.Conv / ConvTranspose on the oneDNN backend vs flax.linen: outputs and gradients."""
   rng = np.random.default_rng(seed)

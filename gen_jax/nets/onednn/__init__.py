@@ -22,6 +22,11 @@ XLA's kernels. Reproducibility holds as for XLA's: each call splits the batch in
 number of chunks run single-threaded on XLA's own thread pool, so results are bitwise
 identical run to run and independent of the core count (the C++ source, conv.cc, says how).
 
+Several CPU devices: the custom calls carry no partitioning rule, so under a batch-sharded
+jit (a mesh of several CPU devices) XLA all-gathers their operands and every device runs the
+whole batch: correct (tested), not faster. Use the backend with one CPU device (JAX's
+default on the CPU); accelerators never take it.
+
 The extension (conv.cc) is compiled on first use with the system C++ compiler ($CXX or
 g++) against jaxlib's FFI headers and the oneDNN wheel, and cached under
 $GEN_JAX_CACHE_DIR (default ~/.cache/gen_jax); `available()` says whether that worked and
