@@ -154,6 +154,20 @@ def test_results_are_bitwise_reproducible_and_independent_of_the_thread_count(tm
 
 
 @needs_onednn
+def test_the_callers_openmp_thread_count_is_left_alone():
+  """The kernels run single-threaded on XLA's pool; a call made from this (Python) thread
+  must not leave its OpenMP setting at 1: PyTorch in the same process reads it."""
+  import ctypes
+  gomp = ctypes.CDLL("libgomp.so.1")  # the runtime libdnnl loaded (one per process)
+  gomp.omp_set_num_threads(3)
+  x, w = jnp.ones((5, 6, 6, 4)), jnp.ones((3, 3, 4, 2))
+  for _ in range(3):  # small programs run on the calling thread
+    jax.block_until_ready(jax.jit(jax.grad(
+        lambda w: jnp.sum(onednn.conv2d(x, w, (1, 1), ((1, 1), (1, 1))))))(w))
+  assert gomp.omp_get_max_threads() == 3
+
+
+@needs_onednn
 def test_a_batch_sharded_jit_gives_the_one_device_result():
   """On a mesh of CPU devices (conftest: 4) XLA gathers the custom calls' operands."""
   devices = jax.devices()

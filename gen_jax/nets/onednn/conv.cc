@@ -11,7 +11,8 @@
 // (kChunks, or N if smaller), runs oneDNN single-threaded on each chunk, and spreads the
 // chunks over XLA's own intra-op thread pool (the FFI ThreadPool context). oneDNN never
 // starts OpenMP teams of its own, so it neither oversubscribes the cores XLA is using nor
-// disturbs another OpenMP user in the process (PyTorch). Weight gradients of the chunks are
+// disturbs another OpenMP user in the process (PyTorch; the calling thread's OpenMP thread
+// count is restored after each call). Weight gradients of the chunks are
 // summed in chunk order. The result therefore does not depend on the number of threads:
 // the same inputs give bitwise the same outputs on any machine with the same instruction set.
 //
@@ -130,17 +131,23 @@ std::shared_ptr<Primitive> Get(const Geometry& g, char kind) {
   return cache->emplace(key, p).first->second;
 }
 
-void SingleThreaded() {
-  static thread_local bool done = [] {
-    omp_set_num_threads(1);
-    return true;
-  }();
-  (void)done;
-}
+// oneDNN runs single-threaded (no OpenMP team) while this is alive; the calling thread's
+// OpenMP setting is restored afterwards: the caller may be the Python thread, whose setting
+// belongs to other OpenMP users in the process (PyTorch's thread count).
+class SingleThreaded {
+ public:
+  SingleThreaded() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~SingleThreaded() { omp_set_num_threads(previous_); }
+  SingleThreaded(const SingleThreaded&) = delete;
+  SingleThreaded& operator=(const SingleThreaded&) = delete;
+
+ private:
+  int previous_;
+};
 
 // One chunk: x (src / diff_src) and y (dst / diff_dst) of g.n examples.
 void RunChunk(const Geometry& g, char kind, float* x, const memory& weights, float* y) {
-  SingleThreaded();
+  SingleThreaded single_threaded;
   auto p = Get(g, kind);
   dnnl::stream stream(Engine());
   memory src(g.Src(), Engine(), x), dst(g.Dst(), Engine(), y);
@@ -165,7 +172,7 @@ struct Shared {
 };
 
 void Run(const Geometry& g, char kind, float* x, float* w, float* y, ffi::ThreadPool& pool) {
-  SingleThreaded();
+  SingleThreaded single_threaded;
   const int64_t k = std::min<int64_t>(kChunks, g.n);
   std::vector<Geometry> chunk(k, g);
   std::vector<int64_t> start(k);
