@@ -35,6 +35,11 @@ mode, transposing it back, computes the forms above (2, 3 and XLA's kernel gradi
 the strided conv), while forward mode (`jax.jvp`, `jax.jacfwd`), higher orders and
 `vmap` work as for any JAX function.
 
+With `gen_jax.nets.set_cpu_convolutions("onednn")` the CPU branch of `conv2d` and
+`conv_transpose2d` calls oneDNN's kernels instead (`gen_jax.nets.onednn`; a transposed
+conv as the backward-data kernel of its adjoint strided conv) wherever their padding is
+one oneDNN takes; otherwise, and by default, the forms below.
+
 The rewrites apply where a computation is lowered for the CPU (`lax.platform_dependent`,
 decided per jit at lowering, so a computation placed on a CPU device gets them even when
 an accelerator is the default backend); on GPU and TPU the functions are XLA's own
