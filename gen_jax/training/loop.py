@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import sys
 import time
 from typing import Any, Callable, Mapping
 
@@ -152,6 +153,14 @@ def compile_steps(task: Task, mesh) -> tuple[Callable, Callable]:
                    compiler_options=options)
 
   return jit(without_metrics(task.step)), jit(task.step)
+
+
+def _cpu_convolutions() -> str:
+  """The CPU convolution kernels the run's convs were traced with ('xla' or 'onednn', see
+  `gen_jax.nets.set_cpu_convolutions`): recorded in results.json, since the two sum in
+  different float32 orders. Read from the loaded module: the substrate does not import nets."""
+  module = sys.modules.get("gen_jax.nets.onednn")
+  return module.cpu_convolutions() if module is not None else "xla"
 
 
 def _config_dict(config: ml_collections.ConfigDict) -> dict[str, Any]:
@@ -381,7 +390,8 @@ def train(task: Task, config: ml_collections.ConfigDict, workdir: str,
   num_params = sum(int(np.size(x)) for x in jax.tree.leaves(state.params))
   # Timings stay out of metrics.jsonl, which reads the same for a resumed run.
   results = outputs.to_python({**results, "train_seconds": round(train_seconds, 3),
-                               "num_params": num_params, **samples_per_second(state, final_step)})
+                               "num_params": num_params, **samples_per_second(state, final_step),
+                               "cpu_convolutions": _cpu_convolutions()})
   if primary:
     with open(results_path, "w") as f:
       json.dump(results, f, indent=2, sort_keys=True)

@@ -249,6 +249,14 @@ def test_the_default_backend_is_xla_and_selection_is_scoped():
     assert nets.cpu_convolutions() == "xla"
 
 
+def test_runs_record_the_backend_in_their_results():
+  from gen_jax.training import loop
+  assert loop._cpu_convolutions() == "xla"  # pylint: disable=protected-access
+  if onednn.available():
+    with nets.using_cpu_convolutions("onednn"):
+      assert loop._cpu_convolutions() == "onednn"  # pylint: disable=protected-access
+
+
 def test_bad_input_is_named():
   with pytest.raises(ValueError, match="backend must be one of"):
     nets.set_cpu_convolutions("mkl")

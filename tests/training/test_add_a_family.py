@@ -75,6 +75,7 @@ def test_throwaway_family_reaches_the_closed_form_fit(tmp_path):
   # 400 Adam steps from N(0, I): within 0.02 nats of the MLE (the ring's fit is ~2.5 nats).
   assert results["test_nll"] == pytest.approx(closed_form, abs=0.02)
   assert results["num_params"] == 4 and results["train_seconds"] > 0
+  assert results["cpu_convolutions"] == "xla"  # the default kernels, recorded
 
 
 def test_a_needed_key_the_source_lacks_is_named_before_compiling(tmp_path):
