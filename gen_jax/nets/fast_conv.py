@@ -149,13 +149,19 @@ def _dilated_conv(x: Array, kernel: Array, strides: tuple[int, int],
                                   dimension_numbers=_DIMENSIONS, precision=precision)
 
 
+def _dilated_out_hw(in_hw, kernel_hw, strides, pads) -> list[int]:
+  """Output size of the stride-1 conv over the s-dilated input padded by `pads`."""
+  return [s * (n - 1) + 1 + lo + hi - k + 1
+          for n, k, s, (lo, hi) in zip(in_hw, kernel_hw, strides, pads)]
+
+
 def _phase_plan(n: int, k: int, s: int, low: int, high: int):
   """Per output phase p: (first tap t₀, input offset d_p, phase length), and the length.
 
   Output o = s·i + p of the dilated correlation meets input m only through the taps
   t ≡ low − p (mod s): m = i + u + d_p for tap t₀ + s·u.
   """
-  out = s * (n - 1) + 1 + low + high - k + 1
+  (out,) = _dilated_out_hw((n,), (k,), (s,), ((low, high),))
   plan = []
   for p in range(s):
     t0 = (low - p) % s
@@ -246,8 +252,7 @@ def _transposed_conv(x, kernel, strides, padding):
     # Few output channels (an image layer): the transpose of the adjoint strided conv,
     # which has small patches and so goes through im2col (14×14×64 → 28×28×1: 2.09 →
     # 0.83 ms).
-    out = [s * (n - 1) + 1 + lo + hi - k + 1
-           for n, k, s, (lo, hi) in zip(x.shape[1:3], (kh, kw), strides, padding)]
+    out = _dilated_out_hw(x.shape[1:3], (kh, kw), strides, padding)
     pads = _adjoint_pads(x.shape[1:3], out, (kh, kw), strides, padding)
     adjoint = lambda y: _conv_im2col(y, _flip_swap(kernel), strides, pads)
     y_shape = jax.ShapeDtypeStruct((x.shape[0], *out, features), x.dtype)
@@ -370,8 +375,7 @@ def conv_transpose2d(x: Array, kernel: Array, *, strides=(2, 2), padding="SAME",
 
   def cpu(x, k):
     if onednn.onednn_selected():
-      out = [s * (n - 1) + 1 + lo + hi - kk + 1
-             for n, kk, s, (lo, hi) in zip(x.shape[1:3], k.shape[:2], strides, pads)]
+      out = _dilated_out_hw(x.shape[1:3], k.shape[:2], strides, pads)
       adj = _adjoint_pads(x.shape[1:3], out, k.shape[:2], strides, pads)
       if onednn.supports((x.shape[0], *out, k.shape[3]), _flip_swap(k).shape, strides, adj,
                          jnp.result_type(x, k)):

@@ -275,9 +275,8 @@ def _conv_weights_abstract(x, dy, *, strides, pads, kernel_shape):
   return jax.core.ShapedArray(kernel_shape, x.dtype)
 
 
-for _prim, _abstract, _ref in ((conv_p, _conv_abstract, _ref_conv),
-                               (conv_data_p, _conv_data_abstract, _ref_conv_data),
-                               (conv_weights_p, _conv_weights_abstract, _ref_conv_weights)):
+for _prim, _abstract in ((conv_p, _conv_abstract), (conv_data_p, _conv_data_abstract),
+                         (conv_weights_p, _conv_weights_abstract)):
   _prim.def_abstract_eval(_abstract)
   _prim.def_impl(functools.partial(
       lambda prim, *args, **params: jax.jit(functools.partial(prim.bind, **params))(*args),
