@@ -7,6 +7,7 @@ from gen_jax.nets.conv import ConvDecoder
 from gen_jax.nets.conv import ConvEncoder
 from gen_jax.nets.conv import one_hot_channels
 from gen_jax.nets.dropout import Dropout
+from gen_jax.nets.group_norm import GroupNorm
 from gen_jax.nets.conv import SpatialDecoder
 from gen_jax.nets.conv import SpatialEncoder
 from gen_jax.nets.mlp import flatten_with_labels

@@ -9,7 +9,9 @@ conditioning adds a learned label embedding to the timestep embedding; label ind
 `num_classes` is the *null* class that classifier-free guidance (Ho & Salimans 2022) trains
 with label dropout and samples with.
 
-Every spatial convolution is `gen_jax.nets.Conv` (fast and exact on XLA:CPU); the 1×1
+Every spatial convolution is `gen_jax.nets.Conv` (fast and exact on XLA:CPU) and every
+GroupNorm a `gen_jax.nets.GroupNorm` (flax.linen's, with the swish that follows it fused when
+the opt-in CPU backend computes it: `nets.set_cpu_convolutions("onednn")`); the 1×1
 "network-in-network" layers (attention q/k/v/output, the residual shortcut when channels
 change) are `nn.Dense` over the channel axis, as in the DDPM code.
 
@@ -28,6 +30,7 @@ import jax.numpy as jnp
 
 from gen_jax.nets.convolution import Conv
 from gen_jax.nets.dropout import Dropout
+from gen_jax.nets.group_norm import GroupNorm
 
 Array = jax.Array
 
@@ -61,8 +64,9 @@ def ddpm_timestep_embedding(t: Array, dim: int, *, max_period: float = 10000.0) 
   return emb
 
 
-def _group_norm(channels: int, num_groups: int, name: str) -> nn.GroupNorm:
-  return nn.GroupNorm(num_groups=min(num_groups, channels), epsilon=1e-6, name=name)
+def _group_norm(channels: int, num_groups: int, name: str, activation=None) -> GroupNorm:
+  return GroupNorm(num_groups=min(num_groups, channels), epsilon=1e-6, activation=activation,
+                   name=name)
 
 
 class ResBlock(nn.Module):
@@ -76,10 +80,10 @@ class ResBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x: Array, temb: Array, *, train: bool) -> Array:
-    h = nn.swish(_group_norm(x.shape[-1], self.num_groups, "norm_0")(x))
+    h = _group_norm(x.shape[-1], self.num_groups, "norm_0", "swish")(x)
     h = Conv(self.features, (3, 3), name="conv_0")(h)
     h = h + nn.Dense(self.features, name="temb_proj")(nn.swish(temb))[:, None, None, :]
-    h = nn.swish(_group_norm(self.features, self.num_groups, "norm_1")(h))
+    h = _group_norm(self.features, self.num_groups, "norm_1", "swish")(h)
     h = Dropout(self.dropout, deterministic=not train)(h)
     # Zero-initialised last conv: each block starts as the identity (DDPM's init_scale=0).
     h = Conv(self.features, (3, 3), kernel_init=nn.initializers.zeros_init(),
@@ -260,7 +264,7 @@ class UNet(nn.Module):
         h = Conv(c, (3, 3), name=f"up_{i}_upsample")(h.reshape(b, 2 * hh, 2 * ww, c))
     assert not skips
 
-    h = nn.swish(_group_norm(h.shape[-1], self.num_groups, "norm_out")(h))
+    h = _group_norm(h.shape[-1], self.num_groups, "norm_out", "swish")(h)
     out = self.out_channels if self.out_channels is not None else x.shape[-1]
     return Conv(out, (3, 3), kernel_init=nn.initializers.zeros_init(), name="conv_out")(h)
 

@@ -122,8 +122,10 @@ def test_derivatives_of_every_order_and_vmap_match_xla():
 
 @needs_onednn
 def test_results_are_bitwise_reproducible_and_independent_of_the_thread_count(tmp_path):
-  """The batch is split into a fixed number of chunks, so one thread (a process with XLA's
-  intra-op pool off, pinned to one core) gives the same bits as the default pool."""
+  """The batch is split into a fixed number of chunks (convolutions) or per-example items
+  (GroupNorm, its scale / bias gradients summed in example order), so one thread (a process
+  with XLA's intra-op pool off, pinned to one core) gives the same bits as the default
+  pool."""
   script = textwrap.dedent("""
       import os, sys
       if sys.argv[2] == "one":
@@ -140,7 +142,13 @@ def test_results_are_bitwise_reproducible_and_independent_of_the_thread_count(tm
       again = f(x, w)
       assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(again),
                                                       jax.tree.leaves((value, (dx, dw)))))
-      np.savez(sys.argv[1], value=value, dx=dx, dw=dw)
+      from gen_jax.nets.onednn import group_norm
+      s = jnp.asarray(rng.normal(size=8), jnp.float32)
+      gn_value, (gn_dx, gn_ds, gn_db) = jax.jit(jax.value_and_grad(
+          lambda x, s, b: jnp.sum(jnp.tanh(group_norm.group_norm(
+              x, s, b, num_groups=2, activation="swish"))), (0, 1, 2)))(x, s, -s)
+      np.savez(sys.argv[1], value=value, dx=dx, dw=dw, gn_value=gn_value, gn_dx=gn_dx,
+               gn_ds=gn_ds, gn_db=gn_db)
   """)
   outputs = []
   for name, flags, cores in (("pool", "", "all"),
@@ -149,7 +157,7 @@ def test_results_are_bitwise_reproducible_and_independent_of_the_thread_count(tm
     out = str(tmp_path / f"{name}.npz")
     subprocess.run([sys.executable, "-c", script, out, cores], env=env, check=True)
     outputs.append(np.load(out))
-  for key in ("value", "dx", "dw"):
+  for key in ("value", "dx", "dw", "gn_value", "gn_dx", "gn_ds", "gn_db"):
     np.testing.assert_array_equal(outputs[0][key], outputs[1][key], err_msg=key)
 
 

@@ -15,6 +15,10 @@ They are closed under transposition (each one's adjoints are the other two), so 
 mode of any order, forward mode (`jax.jvp`, `jax.jacfwd`) and their compositions are
 these same kernels; `vmap` is computed by XLA's own convolutions (the reference forms).
 
+The same backend computes `nets.GroupNorm` layers (GroupNorm, optionally fused with swish)
+with gen_jax's own C++ loops (group_norm.cc, `gen_jax.nets.onednn.group_norm`: oneDNN 3.2 has
+no group normalization, and XLA:CPU's reductions over a channels-last group are slow).
+
 Not the default: `nets.Conv` uses it on the CPU only after `set_cpu_convolutions("onednn")`
 (or with the environment variable GEN_JAX_CPU_CONVOLUTIONS=onednn), because its results
 differ from XLA's by float32 summation order, and the README's results were produced with
@@ -27,7 +31,7 @@ jit (a mesh of several CPU devices) XLA all-gathers their operands and every dev
 whole batch: correct (tested), not faster. Use the backend with one CPU device (JAX's
 default on the CPU); accelerators never take it.
 
-The extension (conv.cc) is compiled on first use with the system C++ compiler ($CXX or
+The extension (conv.cc, group_norm.cc) is compiled on first use with the system C++ compiler ($CXX or
 g++) against jaxlib's FFI headers and the oneDNN wheel, and cached under
 $GEN_JAX_CACHE_DIR (default ~/.cache/gen_jax); `available()` says whether that worked and
 `unavailable_reason()` why not.
@@ -57,9 +61,11 @@ from jax.interpreters import ad, batching, mlir
 Array = jax.Array
 Padding = tuple[tuple[int, int], tuple[int, int]]
 
-_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conv.cc")
+_SOURCES = tuple(os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+                 for name in ("conv.cc", "group_norm.cc"))
 _TARGETS = {"conv": "GenJaxOnednnConv", "conv_data": "GenJaxOnednnConvData",
-            "conv_weights": "GenJaxOnednnConvWeights"}
+            "conv_weights": "GenJaxOnednnConvWeights", "group_norm": "GenJaxGroupNorm",
+            "group_norm_vjp": "GenJaxGroupNormVjp"}
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 _ENV = "GEN_JAX_CPU_CONVOLUTIONS"
 _BACKENDS = ("xla", "onednn")
@@ -77,11 +83,13 @@ def cpu_convolutions() -> str:
 
 
 def set_cpu_convolutions(backend: str) -> None:
-  """Choose the kernels of `nets.Conv` / `nets.ConvTranspose` on the CPU.
+  """Choose the kernels of `nets.Conv` / `nets.ConvTranspose` (and `nets.GroupNorm`) on
+  the CPU.
 
   Args:
     backend: 'xla' (default: XLA's own convolutions, with gen_jax.nets.fast_conv's
-      rewrites) or 'onednn' (this module). Read when a layer is traced: call it before
+      rewrites, and flax.linen's GroupNorm) or 'onednn' (this module's oneDNN convolutions
+      and C++ GroupNorm). Read when a layer is traced: call it before
       the first call of a jitted function (an already compiled one keeps its kernels).
   Raises:
     ValueError: for another name.
@@ -107,7 +115,8 @@ def using_cpu_convolutions(backend: str):
 
 
 def onednn_selected() -> bool:
-  """True when CPU lowerings of `nets.Conv` should use this module (and it is built)."""
+  """True when CPU lowerings of `nets.Conv` / `nets.GroupNorm` should use this module (and
+  it is built)."""
   if _backend != "onednn":
     return False
   _require()
@@ -136,8 +145,19 @@ def _cache_dir() -> str:
   return os.path.join(root, "onednn")
 
 
+def _cpu_identity() -> bytes:
+  """The CPU model and instruction-set flags (the build uses -march=native)."""
+  try:
+    with open("/proc/cpuinfo", "rb") as f:
+      lines = f.read().splitlines()
+  except OSError:
+    return b""
+  return b"\n".join(sorted({l for l in lines if l.startswith((b"model name", b"flags"))}))
+
+
 def _build() -> str:
-  """Compile conv.cc (once per source / jaxlib / oneDNN version) and return the .so path."""
+  """Compile conv.cc and group_norm.cc (once per source / jaxlib / oneDNN version / CPU)
+  and return the .so path."""
   if not sys.platform.startswith("linux"):
     raise RuntimeError(f"the oneDNN backend is built for Linux only (this is {sys.platform}).")
   prefix = _onednn_prefix()
@@ -148,10 +168,13 @@ def _build() -> str:
   compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
   if compiler is None:
     raise RuntimeError("no C++ compiler found (set $CXX or install g++).")
-  with open(_SOURCE, "rb") as f:
-    source = f.read()
+  source = b""
+  for path in _SOURCES:
+    with open(path, "rb") as f:
+      source += f.read()
   import jaxlib  # pylint: disable=import-outside-toplevel
-  digest = hashlib.sha256(source + jaxlib.__version__.encode() + prefix.encode()).hexdigest()
+  digest = hashlib.sha256(source + jaxlib.__version__.encode() + prefix.encode() +
+                          _cpu_identity()).hexdigest()
   target = os.path.join(_cache_dir(), digest[:16], "libgen_jax_onednn.so")
   if os.path.exists(target):
     return target
@@ -166,12 +189,13 @@ def _build() -> str:
   lib = os.path.join(prefix, "lib")
   with tempfile.TemporaryDirectory(dir=os.path.dirname(target)) as tmp:
     out = os.path.join(tmp, "lib.so")
-    cmd = [compiler, "-O2", "-std=c++17", "-shared", "-fPIC", "-fopenmp", "-w",
-           f"-I{jax.ffi.include_dir()}", f"-I{os.path.join(prefix, 'include')}", _SOURCE,
+    cmd = [compiler, "-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fopenmp",
+           "-w", f"-I{jax.ffi.include_dir()}", f"-I{os.path.join(prefix, 'include')}",
+           *_SOURCES,
            f"-L{lib}", "-l:libdnnl.so.3", f"-Wl,-rpath,{lib}", "-o", out]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-      raise RuntimeError(f"compiling {_SOURCE} failed ({' '.join(cmd)}):\n"
+      raise RuntimeError(f"compiling {' '.join(_SOURCES)} failed ({' '.join(cmd)}):\n"
                          f"{result.stderr[-2000:]}")
     os.replace(out, target)  # atomic: concurrent builders all end with a complete file
   return target
@@ -187,6 +211,8 @@ def _load() -> None:
       for target in _TARGETS.values():
         jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(getattr(library, target)),
                                     platform="cpu")
+      from gen_jax.nets.onednn import group_norm  # pylint: disable=import-outside-toplevel
+      group_norm.register_cpu_lowerings(_TARGETS)
       _state["library"] = library
     except (RuntimeError, OSError) as e:
       _state["error"] = str(e)
