@@ -6,6 +6,7 @@ from gen_jax.nets.convolution import ConvTranspose
 from gen_jax.nets.conv import ConvDecoder
 from gen_jax.nets.conv import ConvEncoder
 from gen_jax.nets.conv import one_hot_channels
+from gen_jax.nets.dense import Dense
 from gen_jax.nets.dropout import Dropout
 from gen_jax.nets.group_norm import GroupNorm
 from gen_jax.nets.conv import SpatialDecoder

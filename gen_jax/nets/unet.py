@@ -13,7 +13,8 @@ Every spatial convolution is `gen_jax.nets.Conv` (fast and exact on XLA:CPU) and
 GroupNorm a `gen_jax.nets.GroupNorm` (flax.linen's, with the swish that follows it fused when
 the opt-in CPU backend computes it: `nets.set_cpu_convolutions("onednn")`); the 1×1
 "network-in-network" layers (attention q/k/v/output, the residual shortcut when channels
-change) are `nn.Dense` over the channel axis, as in the DDPM code.
+change) are `gen_jax.nets.Dense` over the channel axis, as in the DDPM code (flax.linen's
+Dense; a oneDNN 1×1 convolution on that backend).
 
 `UNet.ddpm_cifar10()` is the paper's 35.7M-parameter CIFAR-10 model (ch=128, multipliers
 (1, 2, 2, 2), two residual blocks per resolution, attention at 16×16, dropout 0.1).
@@ -29,6 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from gen_jax.nets.convolution import Conv
+from gen_jax.nets.dense import Dense
 from gen_jax.nets.dropout import Dropout
 from gen_jax.nets.group_norm import GroupNorm
 
@@ -89,7 +91,7 @@ class ResBlock(nn.Module):
     h = Conv(self.features, (3, 3), kernel_init=nn.initializers.zeros_init(),
              name="conv_1")(h)
     if x.shape[-1] != self.features:
-      x = nn.Dense(self.features, name="shortcut")(x)
+      x = Dense(self.features, name="shortcut")(x)
     return x + h
 
 
@@ -158,10 +160,10 @@ class AttentionBlock(nn.Module):
   def __call__(self, x: Array) -> Array:
     b, hgt, wid, c = x.shape
     h = _group_norm(c, self.num_groups, "norm")(x).reshape(b, hgt * wid, c)
-    qkv = nn.Dense(3 * c, name="qkv")(h)
+    qkv = Dense(3 * c, name="qkv")(h)
     q, k, v = jnp.split(qkv, 3, axis=-1)
     h = attention(q, k, v)
-    h = nn.Dense(c, kernel_init=nn.initializers.zeros_init(), name="proj_out")(h)
+    h = Dense(c, kernel_init=nn.initializers.zeros_init(), name="proj_out")(h)
     return x + h.reshape(b, hgt, wid, c)
 
 

@@ -281,3 +281,28 @@ def test_bad_input_is_named():
     onednn.conv2d(x, jnp.ones((3, 3, 2, 4)), (1, 1), ((1, 1), (1, 1)))
   with pytest.raises(ValueError, match="out_hw"):
     onednn.conv_transpose2d(x, jnp.ones((3, 3, 4, 3)), (2, 2), ((1, 1), (1, 1)), (9, 9))
+
+
+@pytest.mark.parametrize("x_shape", [(3, 5, 6, 12), (4, 10, 12), (2, 7)])
+def test_dense_is_flax_by_default_and_a_1x1_conv_on_onednn(x_shape):
+  """nets.Dense: flax.linen.Dense bit for bit by default; on the backend a [B, H, W, C] or
+  [B, N, C] input runs as oneDNN's 1×1 conv (value and gradients close to Flax's), other
+  ranks stay Flax's dot."""
+  x = jnp.asarray(np.random.default_rng(11).normal(size=x_shape), jnp.float32)
+  layer, flax_layer = nets.Dense(9), nn.Dense(9)
+  variables = layer.init(jax.random.key(0), x)
+  assert jax.tree.structure(variables) == jax.tree.structure(
+      flax_layer.init(jax.random.key(0), x))
+  variables = jax.tree.map(lambda v: v + 0.1, variables)
+  np.testing.assert_array_equal(jax.jit(layer.apply)(variables, x),
+                                jax.jit(flax_layer.apply)(variables, x))
+  if not onednn.available():
+    pytest.skip(f"oneDNN extension: {onednn.unavailable_reason()}")
+  loss = lambda fn: jax.jit(jax.value_and_grad(lambda v, x: jnp.sum(jnp.sin(fn(v, x))),
+                                               (0, 1)))
+  with nets.using_cpu_convolutions("onednn"):
+    lowered = jax.jit(layer.apply).lower(variables, x).as_text()
+    got = loss(layer.apply)(variables, x)
+  assert ("GenJaxOnednnConv" in lowered) == (len(x_shape) >= 3)
+  for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(loss(flax_layer.apply)(variables, x))):
+    _close(g, w)
