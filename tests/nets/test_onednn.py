@@ -123,9 +123,9 @@ def test_derivatives_of_every_order_and_vmap_match_xla():
 @needs_onednn
 def test_results_are_bitwise_reproducible_and_independent_of_the_thread_count(tmp_path):
   """The batch is split into a fixed number of chunks (convolutions) or per-example items
-  (GroupNorm, its scale / bias gradients summed in example order), so one thread (a process
-  with XLA's intra-op pool off, pinned to one core) gives the same bits as the default
-  pool."""
+  (GroupNorm, its scale / bias gradients summed in example order; attention), so one thread
+  (a process with XLA's intra-op pool off, pinned to one core) gives the same bits as the
+  default pool."""
   script = textwrap.dedent("""
       import os, sys
       if sys.argv[2] == "one":
@@ -147,8 +147,12 @@ def test_results_are_bitwise_reproducible_and_independent_of_the_thread_count(tm
       gn_value, (gn_dx, gn_ds, gn_db) = jax.jit(jax.value_and_grad(
           lambda x, s, b: jnp.sum(jnp.tanh(group_norm.group_norm(
               x, s, b, num_groups=2, activation="swish"))), (0, 1, 2)))(x, s, -s)
+      from gen_jax.nets.onednn import attention
+      qkv = jnp.asarray(rng.normal(size=(13, 30, 24)), jnp.float32)
+      at_value, at_dqkv = jax.jit(jax.value_and_grad(
+          lambda q: jnp.sum(jnp.tanh(attention.attention(q)))))(qkv)
       np.savez(sys.argv[1], value=value, dx=dx, dw=dw, gn_value=gn_value, gn_dx=gn_dx,
-               gn_ds=gn_ds, gn_db=gn_db)
+               gn_ds=gn_ds, gn_db=gn_db, at_value=at_value, at_dqkv=at_dqkv)
   """)
   outputs = []
   for name, flags, cores in (("pool", "", "all"),
@@ -157,7 +161,8 @@ def test_results_are_bitwise_reproducible_and_independent_of_the_thread_count(tm
     out = str(tmp_path / f"{name}.npz")
     subprocess.run([sys.executable, "-c", script, out, cores], env=env, check=True)
     outputs.append(np.load(out))
-  for key in ("value", "dx", "dw", "gn_value", "gn_dx", "gn_ds", "gn_db"):
+  for key in ("value", "dx", "dw", "gn_value", "gn_dx", "gn_ds", "gn_db", "at_value",
+              "at_dqkv"):
     np.testing.assert_array_equal(outputs[0][key], outputs[1][key], err_msg=key)
 
 

@@ -62,10 +62,12 @@ Array = jax.Array
 Padding = tuple[tuple[int, int], tuple[int, int]]
 
 _SOURCES = tuple(os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
-                 for name in ("conv.cc", "group_norm.cc"))
+                 for name in ("conv.cc", "group_norm.cc", "attention.cc"))
+_HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels.h")
 _TARGETS = {"conv": "GenJaxOnednnConv", "conv_data": "GenJaxOnednnConvData",
             "conv_weights": "GenJaxOnednnConvWeights", "group_norm": "GenJaxGroupNorm",
-            "group_norm_vjp": "GenJaxGroupNormVjp"}
+            "group_norm_vjp": "GenJaxGroupNormVjp", "attention": "GenJaxAttention",
+            "attention_vjp": "GenJaxAttentionVjp"}
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 _ENV = "GEN_JAX_CPU_CONVOLUTIONS"
 _BACKENDS = ("xla", "onednn")
@@ -156,8 +158,8 @@ def _cpu_identity() -> bytes:
 
 
 def _build() -> str:
-  """Compile conv.cc and group_norm.cc (once per source / jaxlib / oneDNN version / CPU)
-  and return the .so path."""
+  """Compile conv.cc, group_norm.cc and attention.cc (once per source / jaxlib / oneDNN
+  version / CPU) and return the .so path."""
   if not sys.platform.startswith("linux"):
     raise RuntimeError(f"the oneDNN backend is built for Linux only (this is {sys.platform}).")
   prefix = _onednn_prefix()
@@ -169,7 +171,7 @@ def _build() -> str:
   if compiler is None:
     raise RuntimeError("no C++ compiler found (set $CXX or install g++).")
   source = b""
-  for path in _SOURCES:
+  for path in (*_SOURCES, _HEADER):
     with open(path, "rb") as f:
       source += f.read()
   import jaxlib  # pylint: disable=import-outside-toplevel
@@ -211,8 +213,8 @@ def _load() -> None:
       for target in _TARGETS.values():
         jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(getattr(library, target)),
                                     platform="cpu")
-      from gen_jax.nets.onednn import group_norm  # pylint: disable=import-outside-toplevel
       group_norm.register_cpu_lowerings(_TARGETS)
+      attention.register_cpu_lowerings(_TARGETS)
       _state["library"] = library
     except (RuntimeError, OSError) as e:
       _state["error"] = str(e)
@@ -418,6 +420,11 @@ def conv_transpose2d(x: Array, kernel: Array, strides: tuple[int, int], pads: Pa
   return conv_data_p.bind(x, kernel, strides=strides, pads=pads, x_shape=y_shape)
 
 
-__all__ = ["available", "conv2d", "conv_transpose2d", "cpu_convolutions",
-           "onednn_selected", "set_cpu_convolutions", "supports", "unavailable_reason",
+# The kernels beside the convolutions (imported last: they only need this module lazily).
+from gen_jax.nets.onednn import attention  # pylint: disable=wrong-import-position
+from gen_jax.nets.onednn import group_norm  # pylint: disable=wrong-import-position
+
+__all__ = ["attention", "available", "conv2d", "conv_transpose2d", "cpu_convolutions",
+           "group_norm", "onednn_selected", "set_cpu_convolutions", "supports",
+           "unavailable_reason",
            "using_cpu_convolutions"]

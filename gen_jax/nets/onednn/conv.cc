@@ -33,12 +33,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kernels.h"
 #include "oneapi/dnnl/dnnl.hpp"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
 using dnnl::memory;
 using Tag = dnnl::memory::format_tag;
+using gen_jax::SingleThreaded;
 
 namespace {
 
@@ -130,20 +132,6 @@ std::shared_ptr<Primitive> Get(const Geometry& g, char kind) {
   std::lock_guard<std::mutex> lock(mu);
   return cache->emplace(key, p).first->second;
 }
-
-// oneDNN runs single-threaded (no OpenMP team) while this is alive; the calling thread's
-// OpenMP setting is restored afterwards: the caller may be the Python thread, whose setting
-// belongs to other OpenMP users in the process (PyTorch's thread count).
-class SingleThreaded {
- public:
-  SingleThreaded() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~SingleThreaded() { omp_set_num_threads(previous_); }
-  SingleThreaded(const SingleThreaded&) = delete;
-  SingleThreaded& operator=(const SingleThreaded&) = delete;
-
- private:
-  int previous_;
-};
 
 // One chunk: x (src / diff_src) and y (dst / diff_dst) of g.n examples.
 void RunChunk(const Geometry& g, char kind, float* x, const memory& weights, float* y) {

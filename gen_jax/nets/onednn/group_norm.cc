@@ -17,57 +17,23 @@
 // do not depend on the number of threads.
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <memory>
-#include <thread>
 #include <vector>
 
+#include "kernels.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
+using gen_jax::Exp;
+using gen_jax::kW;
+using gen_jax::Load;
+using gen_jax::ParallelFor;
+using gen_jax::Store;
+using gen_jax::VF;
 
 namespace {
-
-// 16 floats as one GCC vector (AVX-512 registers, or pairs of AVX ones): the swish loops
-// are written with it because GCC does not vectorize an exp written as scalar code.
-typedef float VF __attribute__((vector_size(64)));
-typedef int32_t VI __attribute__((vector_size(64)));
-constexpr int64_t kW = 16;
-
-// Loads / stores lanes [0, n) (n <= kW); the other lanes read as 0.
-inline VF Load(const float* p, int64_t n) {
-  VF v = {};
-  if (n == kW) std::memcpy(&v, p, sizeof(v)); else std::memcpy(&v, p, n * sizeof(float));
-  return v;
-}
-inline void Store(float* p, VF v, int64_t n) {
-  if (n == kW) std::memcpy(p, &v, sizeof(v)); else std::memcpy(p, &v, n * sizeof(float));
-}
-
-// exp(v) lanewise for v clamped to [−87, 88]: 2^n · p(r), n = floor(v·log2 e + 1/2),
-// r = v − n·ln 2 (|r| ≤ ln 2 / 2, ln 2 split in two for accuracy), p the degree-7 Taylor
-// polynomial (truncation error < 1e-8 relative).
-inline VF Exp(VF v) {
-  v = v < -87.0f ? VF{} - 87.0f : v;
-  v = v > 88.0f ? VF{} + 88.0f : v;
-  const VF t = v * 1.44269504088896341f + 0.5f;
-  VF n = __builtin_convertvector(__builtin_convertvector(t, VI), VF);  // trunc(t)
-  n = n > t ? n - 1.0f : n;                                            // floor(t)
-  const VF r = (v - n * 0.693145751953125f) - n * 1.42860682030941723212e-6f;
-  VF p = VF{} + 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const VI bits = (__builtin_convertvector(n, VI) + 127) << 23;
-  return p * reinterpret_cast<const VF&>(bits);
-}
 
 struct Shape {
   int64_t b, s, c, g;
@@ -212,32 +178,6 @@ void Backward(const Shape& sh, int64_t b, const float* x, const float* gamma, co
       dxr[c] = grp[c] * dxr[c] - rp[c] * (m1p[c] + xh * m2p[c]);
     }
   }
-}
-
-// Runs body(i) for i in [0, n) on the calling thread and XLA's pool (items claimed
-// atomically: a busy or absent pool never blocks the call).
-template <typename Body>
-void ParallelFor(int64_t n, ffi::ThreadPool& pool, Body body) {
-  struct Shared {
-    std::atomic<int64_t> next{0}, done{0};
-  };
-  auto shared = std::make_shared<Shared>();
-  auto work = [shared, n, &body]() {
-    for (;;) {
-      const int64_t i = shared->next.fetch_add(1);
-      if (i >= n) return;
-      body(i);
-      shared->done.fetch_add(1);
-    }
-  };
-  const int64_t helpers = std::min<int64_t>(pool.num_threads(), n - 1);
-  for (int64_t i = 0; i < helpers; ++i) {
-    pool.Schedule([shared, work, n]() {
-      if (shared->next.load() < n) work();
-    });
-  }
-  work();
-  while (shared->done.load() < n) std::this_thread::yield();
 }
 
 Shape MakeShape(ffi::Span<const int64_t> dims, int64_t groups) {
