@@ -17,7 +17,8 @@ of a shared machine cancel.
 --baselines adds gen_jax with flax.linen's convolutions instead of gen_jax.nets.Conv's fast
 path (the private hook `gen_jax.nets.convolution._xla_convolutions`, applied at trace time).
 Where the oneDNN extension builds, gen_jax is also timed with
-`nets.set_cpu_convolutions("onednn")` ("gen_jax, oneDNN convs").
+`nets.set_cpu_convolutions("onednn")` ("gen_jax, oneDNN convs"): the UNet's convolutions,
+GroupNorm + swish, 1×1 Dense layers and attention then all run on that backend's kernels.
 """
 
 from __future__ import annotations
