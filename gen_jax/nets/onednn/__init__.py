@@ -15,9 +15,15 @@ They are closed under transposition (each one's adjoints are the other two), so 
 mode of any order, forward mode (`jax.jvp`, `jax.jacfwd`) and their compositions are
 these same kernels; `vmap` is computed by XLA's own convolutions (the reference forms).
 
-The same backend computes `nets.GroupNorm` layers (GroupNorm, optionally fused with swish)
-with gen_jax's own C++ loops (group_norm.cc, `gen_jax.nets.onednn.group_norm`: oneDNN 3.2 has
-no group normalization, and XLA:CPU's reductions over a channels-last group are slow).
+The same backend moves three more layer kinds onto C++ kernels, each a forward and a
+vector-Jacobian-product handler wrapped by `kernel_op.KernelOp` (every autodiff mode, vmap):
+  * `nets.GroupNorm` (optionally fused with swish): gen_jax's own loops (group_norm.cc,
+    `onednn.group_norm`; oneDNN 3.2 has no group normalization, and XLA:CPU's reductions
+    over a channels-last group are slow);
+  * `nets.Dense` over the channels of a [B, H, W, C] / [B, N, C] input: the 1×1 `conv2d`
+    here (no transposes for its weight gradient);
+  * `unet.qkv_attention`: oneDNN matmuls and a vectorized softmax per example
+    (attention.cc, `onednn.attention`).
 
 Not the default: `nets.Conv` uses it on the CPU only after `set_cpu_convolutions("onednn")`
 (or with the environment variable GEN_JAX_CPU_CONVOLUTIONS=onednn), because its results
@@ -31,9 +37,10 @@ jit (a mesh of several CPU devices) XLA all-gathers their operands and every dev
 whole batch: correct (tested), not faster. Use the backend with one CPU device (JAX's
 default on the CPU); accelerators never take it.
 
-The extension (conv.cc, group_norm.cc) is compiled on first use with the system C++ compiler ($CXX or
-g++) against jaxlib's FFI headers and the oneDNN wheel, and cached under
-$GEN_JAX_CACHE_DIR (default ~/.cache/gen_jax); `available()` says whether that worked and
+The extension (conv.cc, group_norm.cc, attention.cc, kernels.h) is compiled on first use
+with the system C++ compiler ($CXX or g++, -O3 -march=native) against jaxlib's FFI headers and
+the oneDNN wheel, and cached under $GEN_JAX_CACHE_DIR (default ~/.cache/gen_jax) per source,
+jaxlib, oneDNN and CPU model; `available()` says whether that worked and
 `unavailable_reason()` why not.
 """
 
@@ -85,13 +92,13 @@ def cpu_convolutions() -> str:
 
 
 def set_cpu_convolutions(backend: str) -> None:
-  """Choose the kernels of `nets.Conv` / `nets.ConvTranspose` (and `nets.GroupNorm`) on
-  the CPU.
+  """Choose the kernels of `nets.Conv` / `nets.ConvTranspose` (and of `nets.GroupNorm`,
+  `nets.Dense` over image channels and `unet.qkv_attention`) on the CPU.
 
   Args:
     backend: 'xla' (default: XLA's own convolutions, with gen_jax.nets.fast_conv's
-      rewrites, and flax.linen's GroupNorm) or 'onednn' (this module's oneDNN convolutions
-      and C++ GroupNorm). Read when a layer is traced: call it before
+      rewrites, and flax.linen's GroupNorm / Dense) or 'onednn' (this module's kernels).
+      Read when a layer is traced: call it before
       the first call of a jitted function (an already compiled one keeps its kernels).
   Raises:
     ValueError: for another name.
@@ -117,8 +124,8 @@ def using_cpu_convolutions(backend: str):
 
 
 def onednn_selected() -> bool:
-  """True when CPU lowerings of `nets.Conv` / `nets.GroupNorm` should use this module (and
-  it is built)."""
+  """True when CPU lowerings of `nets.Conv` and the other layers above should use this
+  module (and it is built)."""
   if _backend != "onednn":
     return False
   _require()
