@@ -153,12 +153,6 @@ void RunChunk(const Geometry& g, char kind, float* x, const memory& weights, flo
   stream.wait();
 }
 
-struct Shared {
-  std::atomic<int64_t> next{0}, done{0};
-  std::mutex mu;
-  std::string error;
-};
-
 void Run(const Geometry& g, char kind, float* x, float* w, float* y, ffi::ThreadPool& pool) {
   SingleThreaded single_threaded;
   const int64_t k = std::min<int64_t>(kChunks, g.n);
@@ -185,31 +179,9 @@ void Run(const Geometry& g, char kind, float* x, float* w, float* y, ffi::Thread
     std::fill(weights.begin(), weights.end(), m);
   }
   const int64_t x_size = g.h * g.w * g.c, y_size = g.ho * g.wo * g.o;
-  auto shared = std::make_shared<Shared>();
-  // Work items are claimed atomically: the caller runs whatever the pool has not started,
-  // so a busy (or absent) pool never blocks the call.
-  auto body = [=, &chunk, &start, &weights]() {
-    for (;;) {
-      int64_t i = shared->next.fetch_add(1);
-      if (i >= k) return;
-      try {
-        RunChunk(chunk[i], kind, x + start[i] * x_size, weights[i], y + start[i] * y_size);
-      } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> lock(shared->mu);
-        shared->error = e.what();
-      }
-      shared->done.fetch_add(1);
-    }
-  };
-  const int64_t helpers = std::min<int64_t>(pool.num_threads(), k - 1);
-  for (int64_t i = 0; i < helpers; ++i) {
-    pool.Schedule([shared, body, k]() {
-      if (shared->next.load() < k) body();
-    });
-  }
-  body();
-  while (shared->done.load() < k) std::this_thread::yield();
-  if (!shared->error.empty()) throw std::runtime_error(shared->error);
+  gen_jax::ParallelFor(k, pool, [&](int64_t i) {
+    RunChunk(chunk[i], kind, x + start[i] * x_size, weights[i], y + start[i] * y_size);
+  });
   if (kind == 'w') {
     // Partial weight gradients summed in chunk order (independent of the thread count).
     const size_t count = first->weights.get_size() / sizeof(float);
