@@ -35,6 +35,7 @@ from gen_jax.nets.convolution import Conv
 from gen_jax.nets.dense import Dense
 from gen_jax.nets.dropout import Dropout
 from gen_jax.nets.group_norm import GroupNorm
+from gen_jax.nets.onednn.attention import attention_reference
 
 Array = jax.Array
 
@@ -95,12 +96,6 @@ class ResBlock(nn.Module):
     if x.shape[-1] != self.features:
       x = Dense(self.features, name="shortcut")(x)
     return x + h
-
-
-def attention_reference(q: Array, k: Array, v: Array) -> Array:
-  """softmax(q kᵀ / √C) v by autodiff-able einsums: the plain form `attention` equals."""
-  w = jnp.einsum("bqc,bkc->bqk", q, k) * (q.shape[-1] ** -0.5)
-  return jnp.einsum("bqk,bkc->bqc", jax.nn.softmax(w, axis=-1), v)
 
 
 def _attention_forward(q, k, v):

@@ -68,9 +68,9 @@ from jax.interpreters import ad, batching, mlir
 Array = jax.Array
 Padding = tuple[tuple[int, int], tuple[int, int]]
 
-_SOURCES = tuple(os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
-                 for name in ("conv.cc", "group_norm.cc", "attention.cc"))
-_HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels.h")
+_DIR = os.path.dirname(os.path.abspath(__file__))
+_SOURCES = tuple(os.path.join(_DIR, name) for name in ("conv.cc", "group_norm.cc", "attention.cc"))
+_HEADER = os.path.join(_DIR, "kernels.h")
 _TARGETS = {"conv": "GenJaxOnednnConv", "conv_data": "GenJaxOnednnConvData",
             "conv_weights": "GenJaxOnednnConvWeights", "group_norm": "GenJaxGroupNorm",
             "group_norm_vjp": "GenJaxGroupNormVjp", "attention": "GenJaxAttention",

@@ -15,8 +15,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <exception>
-#include <functional>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -176,16 +174,6 @@ void Backward(const float* qkv, const float* dout, int64_t n, int64_t c, float* 
   Pack(grad.data(), n, c, c, dqkv);
 }
 
-ffi::Error Guard(const std::function<void()>& run) {
-  try {
-    run();
-  } catch (const std::exception& e) {
-    return ffi::Error(ffi::ErrorCode::kInternal,
-                      std::string("gen_jax attention kernel failed: ") + e.what());
-  }
-  return ffi::Error::Success();
-}
-
 }  // namespace
 
 using F32 = ffi::Buffer<ffi::F32>;
@@ -195,7 +183,7 @@ ffi::Error AttentionImpl(F32 qkv, ffi::ResultBuffer<ffi::F32> o, ffi::ThreadPool
   const int64_t b = dims[0], n = dims[1], c = dims[2] / 3;
   const float* x = qkv.typed_data();
   float* out = o->typed_data();
-  return Guard([&]() {
+  return gen_jax::Guard("attention kernel", [&]() {
     ParallelFor(b, pool, [&](int64_t i) { Forward(x + i * n * 3 * c, n, c, out + i * n * c); });
   });
 }
@@ -206,7 +194,7 @@ ffi::Error AttentionVjpImpl(F32 qkv, F32 dout, ffi::ResultBuffer<ffi::F32> dqkv,
   const int64_t b = dims[0], n = dims[1], c = dims[2] / 3;
   const float *x = qkv.typed_data(), *dy = dout.typed_data();
   float* dx = dqkv->typed_data();
-  return Guard([&]() {
+  return gen_jax::Guard("attention kernel", [&]() {
     ParallelFor(b, pool, [&](int64_t i) {
       Backward(x + i * n * 3 * c, dy + i * n * c, n, c, dx + i * n * 3 * c);
     });

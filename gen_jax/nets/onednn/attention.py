@@ -21,11 +21,16 @@ from gen_jax.nets.onednn.kernel_op import KernelOp
 Array = jax.Array
 
 
-def reference(qkv: Array) -> Array:
-  """softmax(q kᵀ / √C) v with q, k, v = the thirds of qkv's last axis."""
-  q, k, v = jnp.split(qkv, 3, axis=-1)
+def attention_reference(q: Array, k: Array, v: Array) -> Array:
+  """softmax(q kᵀ / √C) v for q, k, v [B, N, C], by autodiff-able einsums (the plain form
+  `gen_jax.nets.unet.attention` and these kernels equal)."""
   w = jnp.einsum("bqc,bkc->bqk", q, k) * (q.shape[-1] ** -0.5)
   return jnp.einsum("bqk,bkc->bqc", jax.nn.softmax(w, axis=-1), v)
+
+
+def reference(qkv: Array) -> Array:
+  """`attention_reference` of the thirds q, k, v of qkv's last axis."""
+  return attention_reference(*jnp.split(qkv, 3, axis=-1))
 
 
 attention_op = KernelOp("gen_jax_attention", reference, num_inputs=1)
@@ -57,4 +62,4 @@ def attention(qkv: Array) -> Array:
   return attention_op(qkv)
 
 
-__all__ = ["attention", "reference", "supports"]
+__all__ = ["attention", "attention_reference", "reference", "supports"]

@@ -206,17 +206,6 @@ Geometry Make(ffi::Span<const int64_t> x, ffi::Span<const int64_t> w,
                   sh, sw, plh, phh, plw, phw};
 }
 
-ffi::Error Guarded(const Geometry& g, char kind, float* x, float* w, float* y,
-                   ffi::ThreadPool& pool) {
-  try {
-    Run(g, kind, x, w, y, pool);
-  } catch (const std::exception& e) {
-    return ffi::Error(ffi::ErrorCode::kInternal,
-                      std::string("gen_jax oneDNN convolution failed: ") + e.what());
-  }
-  return ffi::Error::Success();
-}
-
 }  // namespace
 
 using F32 = ffi::Buffer<ffi::F32>;
@@ -224,21 +213,27 @@ using F32 = ffi::Buffer<ffi::F32>;
 ffi::Error ConvImpl(F32 x, F32 w, ffi::ResultBuffer<ffi::F32> y, int64_t sh, int64_t sw,
                     int64_t plh, int64_t phh, int64_t plw, int64_t phw, ffi::ThreadPool pool) {
   Geometry g = Make(x.dimensions(), w.dimensions(), y->dimensions(), sh, sw, plh, phh, plw, phw);
-  return Guarded(g, 'f', x.typed_data(), w.typed_data(), y->typed_data(), pool);
+  return gen_jax::Guard("oneDNN convolution", [&]() {
+    Run(g, 'f', x.typed_data(), w.typed_data(), y->typed_data(), pool);
+  });
 }
 
 ffi::Error ConvDataImpl(F32 dy, F32 w, ffi::ResultBuffer<ffi::F32> dx, int64_t sh, int64_t sw,
                         int64_t plh, int64_t phh, int64_t plw, int64_t phw,
                         ffi::ThreadPool pool) {
   Geometry g = Make(dx->dimensions(), w.dimensions(), dy.dimensions(), sh, sw, plh, phh, plw, phw);
-  return Guarded(g, 'd', dx->typed_data(), w.typed_data(), dy.typed_data(), pool);
+  return gen_jax::Guard("oneDNN convolution", [&]() {
+    Run(g, 'd', dx->typed_data(), w.typed_data(), dy.typed_data(), pool);
+  });
 }
 
 ffi::Error ConvWeightsImpl(F32 x, F32 dy, ffi::ResultBuffer<ffi::F32> dw, int64_t sh,
                            int64_t sw, int64_t plh, int64_t phh, int64_t plw, int64_t phw,
                            ffi::ThreadPool pool) {
   Geometry g = Make(x.dimensions(), dw->dimensions(), dy.dimensions(), sh, sw, plh, phh, plw, phw);
-  return Guarded(g, 'w', x.typed_data(), dw->typed_data(), dy.typed_data(), pool);
+  return gen_jax::Guard("oneDNN convolution", [&]() {
+    Run(g, 'w', x.typed_data(), dw->typed_data(), dy.typed_data(), pool);
+  });
 }
 
 #define GEN_JAX_BINDING                                                                  \

@@ -195,8 +195,9 @@ ffi::Error GroupNormImpl(F32 x, F32 gamma, F32 beta, ffi::ResultBuffer<ffi::F32>
   const Shape sh = MakeShape(x.dimensions(), groups);
   const float *xp = x.typed_data(), *gp = gamma.typed_data(), *bp = beta.typed_data();
   float* yp = y->typed_data();
-  ParallelFor(sh.b, pool, [&](int64_t b) { Forward(sh, b, xp, gp, bp, yp, eps, act); });
-  return ffi::Error::Success();
+  return gen_jax::Guard("GroupNorm kernel", [&]() {
+    ParallelFor(sh.b, pool, [&](int64_t b) { Forward(sh, b, xp, gp, bp, yp, eps, act); });
+  });
 }
 
 ffi::Error GroupNormVjpImpl(F32 x, F32 gamma, F32 beta, F32 dy,
@@ -204,25 +205,26 @@ ffi::Error GroupNormVjpImpl(F32 x, F32 gamma, F32 beta, F32 dy,
                             ffi::ResultBuffer<ffi::F32> dbeta, int64_t groups, float eps,
                             int64_t act, ffi::ThreadPool pool) {
   const Shape sh = MakeShape(x.dimensions(), groups);
-  std::vector<double> dg(sh.b * sh.c), db(sh.b * sh.c);
   const float *xp = x.typed_data(), *gp = gamma.typed_data(), *bp = beta.typed_data();
   const float* dyp = dy.typed_data();
   float* dxp = dx->typed_data();
-  ParallelFor(sh.b, pool, [&](int64_t b) {
-    Backward(sh, b, xp, gp, bp, dyp, dxp, dg.data() + b * sh.c, db.data() + b * sh.c, eps,
-             act);
-  });
   float *dgp = dgamma->typed_data(), *dbp = dbeta->typed_data();
-  for (int64_t c = 0; c < sh.c; ++c) {
-    double tg = 0.0, tb = 0.0;
-    for (int64_t b = 0; b < sh.b; ++b) {  // example order: thread-count independent
-      tg += dg[b * sh.c + c];
-      tb += db[b * sh.c + c];
+  return gen_jax::Guard("GroupNorm kernel", [&]() {
+    std::vector<double> dg(sh.b * sh.c), db(sh.b * sh.c);
+    ParallelFor(sh.b, pool, [&](int64_t b) {
+      Backward(sh, b, xp, gp, bp, dyp, dxp, dg.data() + b * sh.c, db.data() + b * sh.c, eps,
+               act);
+    });
+    for (int64_t c = 0; c < sh.c; ++c) {
+      double tg = 0.0, tb = 0.0;
+      for (int64_t b = 0; b < sh.b; ++b) {  // example order: thread-count independent
+        tg += dg[b * sh.c + c];
+        tb += db[b * sh.c + c];
+      }
+      dgp[c] = static_cast<float>(tg);
+      dbp[c] = static_cast<float>(tb);
     }
-    dgp[c] = static_cast<float>(tg);
-    dbp[c] = static_cast<float>(tb);
-  }
-  return ffi::Error::Success();
+  });
 }
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(GenJaxGroupNorm, GroupNormImpl,

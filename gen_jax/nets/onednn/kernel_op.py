@@ -46,9 +46,10 @@ class KernelOp:
       return tuple(jax.vjp(functools.partial(reference, **params), *args[:n])[1](args[n]))
 
     self._refs = {self.fwd: reference, self.jvp: ref_jvp, self.vjp: ref_vjp}
-    out_aval = lambda *args, **params: jax.core.ShapedArray(
-        *(lambda s: (s.shape, s.dtype))(jax.eval_shape(
-            functools.partial(reference, **params), *args[:n])))
+    def out_aval(*args, **params):  # y's shape and dtype (op and op_jvp alike)
+      y = jax.eval_shape(functools.partial(reference, **params), *args[:n])
+      return jax.core.ShapedArray(y.shape, y.dtype)
+
     self.fwd.def_abstract_eval(out_aval)
     self.jvp.def_abstract_eval(out_aval)
     self.vjp.def_abstract_eval(

@@ -1,6 +1,7 @@
-// Helpers shared by gen_jax's CPU kernels (group_norm.cc, attention.cc): 16-lane float
-// vectors with a vectorized exp, a parallel loop over XLA's FFI thread pool, and a guard that
-// keeps oneDNN single-threaded inside a work item.
+// Helpers shared by gen_jax's CPU kernels (conv.cc, group_norm.cc, attention.cc): 16-lane
+// float vectors with a vectorized exp, a parallel loop over XLA's FFI thread pool, an
+// exception-to-FFI-error guard, and a guard that keeps oneDNN single-threaded inside a work
+// item.
 
 #ifndef GEN_JAX_NETS_ONEDNN_KERNELS_H_
 #define GEN_JAX_NETS_ONEDNN_KERNELS_H_
@@ -113,6 +114,19 @@ void ParallelFor(int64_t n, xla::ffi::ThreadPool& pool, Body body) {
   work();
   while (shared->done.load() < n) std::this_thread::yield();
   if (!shared->error.empty()) throw std::runtime_error(shared->error);
+}
+
+// Runs `run` and turns an exception into an FFI error naming `what` (an exception must not
+// cross the FFI boundary: XLA would abort the process).
+template <typename Run>
+xla::ffi::Error Guard(const char* what, Run run) {
+  try {
+    run();
+  } catch (const std::exception& e) {
+    return xla::ffi::Error(xla::ffi::ErrorCode::kInternal,
+                           std::string("gen_jax ") + what + " failed: " + e.what());
+  }
+  return xla::ffi::Error::Success();
 }
 
 // oneDNN runs single-threaded (no OpenMP team) while this is alive; the calling thread's
